@@ -1,0 +1,3 @@
+staff_patterns = []
+cabinet_patterns = []
+api_patterns = []

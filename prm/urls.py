@@ -1,0 +1,36 @@
+"""The composition root: each app contributes its staff, cabinet and API routes."""
+
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from partners import urls as partners_urls
+from prm import views
+
+staff_patterns = [*partners_urls.staff_patterns]
+cabinet_patterns = [*partners_urls.cabinet_patterns]
+api_patterns = [
+    path("auth/token/", views.TokenObtainView.as_view(), name="token"),
+    *partners_urls.api_patterns,
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/read-all/", views.notification_read_all, name="notifications_read_all"),
+    path("staff/", include((staff_patterns, "staff"))),
+    path("cabinet/", include((cabinet_patterns, "cabinet"))),
+    path("api/v1/", include((api_patterns, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

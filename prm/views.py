@@ -1,0 +1,87 @@
+from django.contrib.auth import authenticate
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from prm.exceptions import ApplicationError
+from prm.models import Notification
+from prm.notifications import notification_mark_read
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = _("E-mail")
+        self.fields["username"].widget.attrs.update({"autocomplete": "email", "type": "email"})
+
+    def clean_username(self):
+        return self.cleaned_data["username"].strip().lower()
+
+
+class LoginView(auth_views.LoginView):
+    form_class = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+
+@login_required
+def home(request):
+    if request.user.is_vendor_staff:
+        return redirect("staff:home")
+    return redirect("cabinet:home")
+
+
+@login_required
+def notification_list(request):
+    page = Paginator(Notification.objects.filter(user=request.user), 30).get_page(request.GET.get("page"))
+    base = "staff/base.html" if request.user.is_vendor_staff else "cabinet/base.html"
+    return render(request, "notifications.html", {"page_obj": page, "base_template": base})
+
+
+@login_required
+@require_POST
+def notification_read_all(request):
+    notification_mark_read(user=request.user)
+    return redirect("notifications")
+
+
+class TokenObtainView(APIView):
+    """Exchange an e-mail and password for an API token (lock-out applies as for log-in)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [AnonRateThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        password = serializers.CharField(trim_whitespace=False)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: inline_serializer("TokenOut", {"token": serializers.CharField()})},
+        auth=[],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request=request._request,
+            username=data.validated_data["email"].lower(),
+            password=data.validated_data["password"],
+        )
+        if user is None or not user.is_active:
+            raise ApplicationError(
+                _("E-mail or password is wrong, or the account is locked."), code="invalid_credentials"
+            )
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
