@@ -1,3 +1,7 @@
-staff_patterns = []
-cabinet_patterns = []
-api_patterns = []
+"""Partner routes, gathered by prm/urls.py into the staff:, cabinet: and api: namespaces."""
+
+from partners.api import urlpatterns as api_patterns
+from partners.views.cabinet import urlpatterns as cabinet_patterns
+from partners.views.staff import urlpatterns as staff_patterns
+
+__all__ = ["api_patterns", "cabinet_patterns", "staff_patterns"]
