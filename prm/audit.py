@@ -21,9 +21,13 @@ def _jsonable(value):
     return value
 
 
+# Bookkeeping columns that change on every save and say nothing about the business change.
+_NOISE = {"updated_at", "password", "last_login"}
+
+
 def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict:
     """Field values of `instance` (attnames, so foreign keys are ids) ready for JSON."""
-    names = fields or [f.attname for f in instance._meta.concrete_fields]
+    names = fields or [f.attname for f in instance._meta.concrete_fields if f.attname not in _NOISE]
     out = {}
     for name in names:
         field = instance._meta.get_field(name)
