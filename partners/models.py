@@ -188,7 +188,10 @@ class Partner(TimeStampedModel):
             ),
             # One company per tax id within a country.
             models.UniqueConstraint(
-                fields=["country", "tax_id"], condition=~Q(tax_id=""), name="partner_tax_id_unique_per_country"
+                fields=["country", "tax_id"],
+                condition=~Q(tax_id=""),
+                name="partner_tax_id_unique_per_country",
+                violation_error_message=_("A partner with this tax id already exists in this country."),
             ),
         ]
         indexes = [
@@ -276,7 +279,10 @@ class Contact(TimeStampedModel):
         verbose_name_plural = _("contacts")
         constraints = [
             models.UniqueConstraint(
-                fields=["partner", "email"], condition=~Q(email=""), name="contact_email_unique_per_partner"
+                fields=["partner", "email"],
+                condition=~Q(email=""),
+                name="contact_email_unique_per_partner",
+                violation_error_message=_("This partner already has a contact with this e-mail."),
             ),
         ]
         indexes = [
@@ -349,7 +355,11 @@ class Agreement(TimeStampedModel):
             models.CheckConstraint(
                 name="agreement_active_is_signed", condition=~Q(status="active") | Q(signed_on__isnull=False)
             ),
-            models.UniqueConstraint(fields=["partner", "number"], name="agreement_number_unique_per_partner"),
+            models.UniqueConstraint(
+                fields=["partner", "number"],
+                name="agreement_number_unique_per_partner",
+                violation_error_message=_("This partner already has an agreement with this number."),
+            ),
         ]
         indexes = [
             # Renewal reminders: active agreements by end date.

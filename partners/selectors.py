@@ -7,7 +7,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from partners.models import Agreement, Contact, Interaction, Invitation, KeyAccountProfile, Partner
+from partners.models import Agreement, Contact, Interaction, Invitation, KeyAccountProfile, Partner, Tier
 from prm.models import AuditLog, User
 
 
@@ -208,3 +208,7 @@ def staff_user_choices() -> QuerySet[User]:
 
 def partner_counts_by_status() -> dict[str, int]:
     return dict(Partner.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+
+
+def tier_list() -> QuerySet[Tier]:
+    return Tier.objects.order_by("rank")

@@ -110,7 +110,12 @@ def _require_partner_admin_or_staff(actor, partner: Partner) -> None:
 
 
 def _save_clean(instance, update_fields: list[str] | None = None) -> None:
-    instance.full_clean()
+    """Validate (fields and constraints) then save; every failure becomes an ApplicationError."""
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        fields = {k: [str(m) for m in v] for k, v in exc.message_dict.items()} if hasattr(exc, "error_dict") else {}
+        raise ApplicationError(" ".join(exc.messages), fields=fields) from exc
     try:
         instance.save(update_fields=update_fields)
     except IntegrityError as exc:

@@ -21,4 +21,24 @@ app.conf.beat_schedule = {
         "task": "partners.tasks.agreement_renewal_reminders",
         "schedule": crontab(hour=5, minute=10),
     },
+    # Hourly: tell partners 14 and 3 days ahead that a deal registration's protection is ending.
+    "deals-protection-reminders": {
+        "task": "deals.tasks.deal_protection_reminders",
+        "schedule": crontab(minute=5),
+    },
+    # Hourly: expire deal registrations whose protection has ended, freeing the customer for others.
+    "deals-protection-expiry": {
+        "task": "deals.tasks.deal_protection_expiry",
+        "schedule": crontab(minute=15),
+    },
+    # Every 15 minutes: remind deal reviewers at 75 % of the SLA; escalate overdue reviews to the lead.
+    "deals-review-sla": {
+        "task": "deals.tasks.deal_review_sla",
+        "schedule": crontab(minute="*/15"),
+    },
+    # Hourly: escalate deal conflicts nobody resolved within a few days to the channel lead.
+    "deals-conflict-escalation": {
+        "task": "deals.tasks.conflict_escalation",
+        "schedule": crontab(minute=25),
+    },
 }
