@@ -3,6 +3,7 @@ directly: a partner user asking for another partner's object gets Http404 from h
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -70,7 +71,7 @@ def partner_get_for_user(*, user: User, public_id) -> Partner:
         raise Http404
     try:
         return qs.get(public_id=public_id)
-    except (Partner.DoesNotExist, ValueError, TypeError):
+    except (Partner.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404 from None
 
 
@@ -94,7 +95,7 @@ def contact_get_for_user(*, user: User, public_id) -> Contact:
         raise Http404
     try:
         return qs.get(public_id=public_id)
-    except (Contact.DoesNotExist, ValueError, TypeError):
+    except (Contact.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404 from None
 
 
@@ -124,7 +125,7 @@ def agreement_list_for_user(*, user: User) -> QuerySet[Agreement]:
 def agreement_get_for_user(*, user: User, public_id) -> Agreement:
     try:
         return agreement_list_for_user(user=user).get(public_id=public_id)
-    except (Agreement.DoesNotExist, ValueError, TypeError):
+    except (Agreement.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404 from None
 
 
@@ -142,7 +143,7 @@ def interaction_list_for_user(*, user: User) -> QuerySet[Interaction]:
 def interaction_get_for_user(*, user: User, public_id) -> Interaction:
     try:
         return interaction_list_for_user(user=user).get(public_id=public_id)
-    except (Interaction.DoesNotExist, ValueError, TypeError):
+    except (Interaction.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404 from None
 
 
@@ -166,6 +167,13 @@ def partner_user_list(*, partner: Partner) -> QuerySet[User]:
     return User.objects.filter(partner=partner).order_by("-is_active", "full_name")
 
 
+def partner_user_list_for_user(*, user: User) -> QuerySet[User]:
+    qs = User.objects.filter(partner__isnull=False).select_related("partner").order_by("-is_active", "full_name")
+    if user.is_vendor_staff:
+        return qs
+    return qs.filter(partner_id=user.partner_id) if user.is_partner_user else qs.none()
+
+
 def partner_user_get_for_user(*, user: User, public_id) -> User:
     qs = User.objects.filter(partner__isnull=False).select_related("partner")
     if user.is_partner_user:
@@ -174,7 +182,7 @@ def partner_user_get_for_user(*, user: User, public_id) -> User:
         raise Http404
     try:
         return qs.get(public_id=public_id)
-    except (User.DoesNotExist, ValueError, TypeError):
+    except (User.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404 from None
 
 
@@ -192,7 +200,7 @@ def invitation_get_for_user(*, user: User, public_id) -> Invitation:
         raise Http404
     try:
         return qs.get(public_id=public_id)
-    except (Invitation.DoesNotExist, ValueError, TypeError):
+    except (Invitation.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404 from None
 
 

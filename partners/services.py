@@ -340,11 +340,21 @@ def contact_deactivate(*, actor, contact: Contact) -> Contact:
 # --- Agreements -------------------------------------------------------------------------
 
 
+def _check_agreement_contact(agreement: Agreement) -> None:
+    contact = agreement.partner_responsible
+    if contact is not None and contact.partner_id != agreement.partner_id:
+        raise ApplicationError(
+            _("That contact works for another partner."),
+            fields={"partner_responsible": [_("Choose a contact of this partner.")]},
+        )
+
+
 @transaction.atomic
 def agreement_create(*, actor, partner: Partner, **fields) -> Agreement:
     _require_staff(actor)
     agreement = Agreement(partner=partner)
     _apply(agreement, fields, AGREEMENT_FIELDS)
+    _check_agreement_contact(agreement)
     _save_clean(agreement)
     audit_record(actor=actor, action="agreement.create", instance=agreement, after=snapshot(agreement))
     return agreement
@@ -357,6 +367,7 @@ def agreement_update(*, actor, agreement: Agreement, data: dict, reason: str = "
     before = snapshot(agreement)
     changed = _apply(agreement, data, AGREEMENT_FIELDS)
     if changed:
+        _check_agreement_contact(agreement)
         _save_clean(agreement, update_fields=[*changed, "updated_at"])
         b, a = diff(before, snapshot(agreement))
         audit_record(actor=actor, action="agreement.update", instance=agreement, before=b, after=a, reason=reason)

@@ -17,5 +17,5 @@ LANGUAGE_CODE = "en"
 
 # Serve static files from the finders in live-server (browser) tests; no collectstatic needed.
 WHITENOISE_USE_FINDERS = True
-STATIC_ROOT = VAR_DIR / "test-static"
+STATIC_ROOT = VAR_DIR / "test-static"  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
