@@ -8,7 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from partners import urls as partners_urls
-from prm import views
+from prm import health, views
 
 staff_patterns = [*partners_urls.staff_patterns]
 cabinet_patterns = [*partners_urls.cabinet_patterns]
@@ -19,6 +19,7 @@ api_patterns = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz/", health.health, name="health"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
