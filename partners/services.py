@@ -491,7 +491,14 @@ def invitation_create(
     audit_record(actor=actor, action="invitation.create", instance=invitation, after={"email": email, "role": role})
     accept_url = settings.SITE_URL + reverse("cabinet:invitation_accept", args=[token])
     subject, text, html = render_email(
-        "emails/invitation", {"invitation": invitation, "partner": partner, "inviter": actor, "accept_url": accept_url}
+        "emails/invitation",
+        {
+            "invitation": invitation,
+            "partner": partner,
+            "inviter": actor,
+            "accept_url": accept_url,
+            "ttl_hours": settings.PRM["INVITATION_TTL_HOURS"],
+        },
     )
     email_send_on_commit(to=[email], subject=subject, text=text, html=html)
     return invitation, token

@@ -1,9 +1,10 @@
 from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -17,6 +18,7 @@ from rest_framework.views import APIView
 from prm.exceptions import ApplicationError
 from prm.models import Notification
 from prm.notifications import notification_mark_read
+from prm.tasks import email_send_on_commit
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -27,6 +29,22 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def clean_username(self):
         return self.cleaned_data["username"].strip().lower()
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Password-reset e-mails go through the Celery e-mail task, like every other e-mail."""
+
+    def send_mail(
+        self, subject_template_name, email_template_name, context, from_email, to_email, html_email_template_name=None
+    ):
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        body = render_to_string(email_template_name, context)
+        html = render_to_string(html_email_template_name, context) if html_email_template_name else ""
+        email_send_on_commit(to=[to_email], subject=subject, text=body, html=html)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = QueuedPasswordResetForm
 
 
 class LoginView(auth_views.LoginView):

@@ -66,17 +66,13 @@ def expected_http_errors():
     return set()
 
 
-# Chromium asks for /favicon.ico on its own; base.html declares no icon yet (reported to its owner).
-IGNORED_URLS = re.compile(r"/favicon\.ico$")
-
-
 @pytest.fixture
 def new_page(request, browser, browser_problems, expected_http_errors):
     """Factory: a page in a fresh browser context (own cookies), e.g. one per person in a journey."""
     pages = []
 
     def ignored(url: str) -> bool:
-        return bool(IGNORED_URLS.search(url)) or url in expected_http_errors
+        return url in expected_http_errors
 
     def on_console(label, msg):
         if msg.type == "error" and not ignored(msg.location.get("url", "")):

@@ -17,16 +17,16 @@ pytestmark = pytest.mark.django_db
 
 
 def _create_kwargs(**over):
-    base = dict(
-        name="Северный Ветер",
-        legal_name="ООО «Северный Ветер»",
-        partner_type=PartnerType.RESELLER,
-        country="RU",
-        region=Region.RUSSIA,
-        city="Санкт-Петербург",
-        website_domain="https://WWW.Sever-Veter.ru/about",
-        tax_id="7812345678",
-    )
+    base = {
+        "name": "Северный Ветер",
+        "legal_name": "ООО «Северный Ветер»",
+        "partner_type": PartnerType.RESELLER,
+        "country": "RU",
+        "region": Region.RUSSIA,
+        "city": "Санкт-Петербург",
+        "website_domain": "https://WWW.Sever-Veter.ru/about",
+        "tax_id": "7812345678",
+    }
     base.update(over)
     return base
 
