@@ -202,3 +202,27 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.user_id}: {self.title}"
+
+
+class ExchangeRate(models.Model):
+    """How many units of the base currency one unit of `currency` was worth from `valid_from` on.
+
+    Reports convert with the latest rate on or before the date of the amount.
+    """
+
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
+    valid_from = models.DateField(_("valid from"))
+    rate = models.DecimalField(_("rate to base currency"), max_digits=18, decimal_places=8)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["currency", "-valid_from"]
+        verbose_name = _("exchange rate")
+        verbose_name_plural = _("exchange rates")
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "valid_from"], name="exchange_rate_one_per_day"),
+            models.CheckConstraint(name="exchange_rate_positive", condition=Q(rate__gt=0)),
+        ]
+
+    def __str__(self):
+        return f"{self.currency} {self.valid_from}: {self.rate}"
