@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from prm.audit import audit_record, diff, snapshot
-from prm.models import PARTNER_ROLES, STAFF_ROLES, AuditLog, Notification, User
+from prm.models import PARTNER_ROLES, STAFF_ROLES, AuditLog, ExchangeRate, Notification, User
 
 ADMIN_EDIT_REASON = "admin edit"
 
@@ -314,3 +314,11 @@ class NotificationAdmin(admin.ModelAdmin):
             ngettext("%d notification marked as read.", "%d notifications marked as read.", updated) % updated,
             messages.SUCCESS,
         )
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ("currency", "valid_from", "rate", "created_at")
+    list_filter = ("currency",)
+    date_hierarchy = "valid_from"
+    ordering = ("currency", "-valid_from")
