@@ -25,7 +25,7 @@ from partners.models import (
     Tier,
 )
 from prm.audit import audit_record
-from prm.models import AuditLog, Notification, Role, User
+from prm.models import AuditLog, ExchangeRate, Notification, Role, User
 from tests.factories import (
     AgreementFactory,
     ContactFactory,
@@ -76,6 +76,9 @@ def make_rows(n: int, owner: User) -> None:
         )
         Notification.objects.create(user=owner, kind="test", title=f"Notification {i}")
         audit_record(actor=owner, action="test.action", instance=partner, after={"i": i})
+        ExchangeRate.objects.create(
+            currency="USD", valid_from=datetime.date(2020, 1, 1) + datetime.timedelta(days=i), rate=90 + i
+        )
 
 
 def test_every_model_of_prm_and_partners_is_registered():
