@@ -5,6 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
@@ -30,7 +31,7 @@ def next_step_reminders(today: str | None = None) -> int:
                 kind="next_step_due",
                 title=_("Next step due: %(step)s (%(partner)s)")
                 % {"step": step.next_step[:120], "partner": step.partner.name},
-                body=_("Due on %(date)s.") % {"date": step.next_step_due.isoformat()},
+                body=_("Due on %(date)s.") % {"date": date_format(step.next_step_due, "SHORT_DATE_FORMAT")},
                 url=reverse("staff:partner_detail", args=[step.partner.public_id]),
                 dedupe_key=f"next-step:{step.pk}:{step.next_step_due.isoformat()}",
             )
@@ -52,16 +53,18 @@ def agreement_renewal_reminders(today: str | None = None) -> int:
             if user is None:
                 continue
             with override(user.language):
-                verb = _("renews automatically") if agreement.auto_renew else _("ends")
+                if agreement.auto_renew:
+                    title = _("Agreement %(number)s with %(partner)s renews automatically on %(date)s")
+                else:
+                    title = _("Agreement %(number)s with %(partner)s ends on %(date)s")
                 notification = notification_send(
                     user=user,
                     kind="agreement_renewal",
-                    title=_("Agreement %(number)s with %(partner)s %(verb)s on %(date)s")
+                    title=title
                     % {
                         "number": agreement.number,
                         "partner": agreement.partner.name,
-                        "verb": verb,
-                        "date": agreement.ends_on.isoformat(),
+                        "date": date_format(agreement.ends_on, "SHORT_DATE_FORMAT"),
                     },
                     url=reverse("staff:partner_detail", args=[agreement.partner.public_id]),
                     dedupe_key=f"agreement-renewal-{days_left}d:{agreement.pk}:{agreement.ends_on.isoformat()}",

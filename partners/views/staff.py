@@ -5,7 +5,7 @@ from collections import OrderedDict
 from datetime import timedelta
 
 from django.contrib import messages
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, F, IntegerField, Value, When
 from django.http import StreamingHttpResponse
@@ -78,9 +78,8 @@ def add_service_errors(form, exc) -> None:
             for error in errors:
                 form.add_error(field, error)
         else:
-            label = "" if field == NON_FIELD_ERRORS else f"{field}: "
             for error in errors:
-                form.add_error(None, f"{label}{error}")
+                form.add_error(None, error)
 
 
 def _error_message(exc) -> str:

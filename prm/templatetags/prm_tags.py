@@ -13,3 +13,12 @@ def query_replace(context, **kwargs):
         else:
             query[key] = value
     return query.urlencode()
+
+
+@register.filter
+def minutes(value) -> int:
+    """A timedelta as whole minutes (at least 1), for sentences such as a lock-out's cool-off."""
+    try:
+        return max(1, round(value.total_seconds() / 60))
+    except AttributeError:
+        return 0
