@@ -293,3 +293,22 @@ def test_login_page_switches_to_russian_before_log_in():
     content = response.content.decode()
     assert response.redirect_chain[-1][0] == reverse("login")
     assert RU_LOG_IN in content
+
+
+def test_set_language_saves_choice_on_profile_and_login_restores_it(manager_client, manager, password):
+    from django.test import Client
+
+    manager_client.post(reverse("set_language"), {"language": "ru", "next": "/"})
+    manager.refresh_from_db()
+    assert manager.language == "ru"
+    fresh = Client()
+    response = fresh.post(reverse("login"), {"username": manager.email, "password": password})
+    assert response.status_code == 302
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "ru"
+    assert "Партнёры" in fresh.get(reverse("staff:partner_list")).content.decode()
+
+
+def test_set_language_ignores_unknown_language(manager_client, manager):
+    manager_client.post(reverse("set_language"), {"language": "xx", "next": "/"})
+    manager.refresh_from_db()
+    assert manager.language == "en"
