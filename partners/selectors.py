@@ -3,13 +3,30 @@ directly: a partner user asking for another partner's object gets Http404 from h
 
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from partners.models import Agreement, Contact, Interaction, Invitation, KeyAccountProfile, Partner, Tier
 from prm.models import AuditLog, User
+
+
+def scope_to_partner(qs: QuerySet, *, user: User, partner_field: str = "partner_id") -> QuerySet:
+    """Staff see every row; a partner user only its own company's; anyone else nothing."""
+    if user.is_vendor_staff:
+        return qs
+    if user.is_partner_user:
+        return qs.filter(**{partner_field: user.partner_id})
+    return qs.none()
+
+
+def get_or_404(qs: QuerySet, **lookup):
+    """One object from an already-scoped queryset; unknown, foreign or malformed ids all give 404."""
+    try:
+        return qs.get(**lookup)
+    except (ObjectDoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404 from None
 
 
 @dataclass(frozen=True)
@@ -64,15 +81,10 @@ def partner_list(*, user: User, filters: PartnerFilters | None = None) -> QueryS
 
 
 def partner_get_for_user(*, user: User, public_id) -> Partner:
-    qs = Partner.objects.select_related("tier", "owner", "recruited_by")
-    if user.is_partner_user:
-        qs = qs.filter(pk=user.partner_id)
-    elif not user.is_vendor_staff:
-        raise Http404
-    try:
-        return qs.get(public_id=public_id)
-    except (Partner.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise Http404 from None
+    qs = scope_to_partner(
+        Partner.objects.select_related("tier", "owner", "recruited_by"), user=user, partner_field="pk"
+    )
+    return get_or_404(qs, public_id=public_id)
 
 
 def partner_kam_profile(*, partner: Partner) -> KeyAccountProfile | None:
@@ -88,24 +100,11 @@ def contact_list(*, partner: Partner, include_inactive: bool = False) -> QuerySe
 
 
 def contact_get_for_user(*, user: User, public_id) -> Contact:
-    qs = Contact.objects.select_related("partner", "user")
-    if user.is_partner_user:
-        qs = qs.filter(partner_id=user.partner_id)
-    elif not user.is_vendor_staff:
-        raise Http404
-    try:
-        return qs.get(public_id=public_id)
-    except (Contact.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise Http404 from None
+    return get_or_404(contact_list_for_user(user=user), public_id=public_id)
 
 
 def contact_list_for_user(*, user: User) -> QuerySet[Contact]:
-    qs = Contact.objects.select_related("partner", "user")
-    if user.is_vendor_staff:
-        return qs
-    if user.is_partner_user:
-        return qs.filter(partner_id=user.partner_id)
-    return qs.none()
+    return scope_to_partner(Contact.objects.select_related("partner", "user"), user=user)
 
 
 def agreement_list(*, partner: Partner) -> QuerySet[Agreement]:
@@ -123,10 +122,7 @@ def agreement_list_for_user(*, user: User) -> QuerySet[Agreement]:
 
 
 def agreement_get_for_user(*, user: User, public_id) -> Agreement:
-    try:
-        return agreement_list_for_user(user=user).get(public_id=public_id)
-    except (Agreement.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise Http404 from None
+    return get_or_404(agreement_list_for_user(user=user), public_id=public_id)
 
 
 def interaction_list(*, partner: Partner) -> QuerySet[Interaction]:
@@ -141,10 +137,7 @@ def interaction_list_for_user(*, user: User) -> QuerySet[Interaction]:
 
 
 def interaction_get_for_user(*, user: User, public_id) -> Interaction:
-    try:
-        return interaction_list_for_user(user=user).get(public_id=public_id)
-    except (Interaction.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise Http404 from None
+    return get_or_404(interaction_list_for_user(user=user), public_id=public_id)
 
 
 def next_steps_for_user(*, user: User, include_done: bool = False) -> QuerySet[Interaction]:
@@ -169,21 +162,11 @@ def partner_user_list(*, partner: Partner) -> QuerySet[User]:
 
 def partner_user_list_for_user(*, user: User) -> QuerySet[User]:
     qs = User.objects.filter(partner__isnull=False).select_related("partner").order_by("-is_active", "full_name")
-    if user.is_vendor_staff:
-        return qs
-    return qs.filter(partner_id=user.partner_id) if user.is_partner_user else qs.none()
+    return scope_to_partner(qs, user=user)
 
 
 def partner_user_get_for_user(*, user: User, public_id) -> User:
-    qs = User.objects.filter(partner__isnull=False).select_related("partner")
-    if user.is_partner_user:
-        qs = qs.filter(partner_id=user.partner_id)
-    elif not user.is_vendor_staff:
-        raise Http404
-    try:
-        return qs.get(public_id=public_id)
-    except (User.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise Http404 from None
+    return get_or_404(partner_user_list_for_user(user=user), public_id=public_id)
 
 
 def invitation_list_open(*, partner: Partner) -> QuerySet[Invitation]:
@@ -193,15 +176,7 @@ def invitation_list_open(*, partner: Partner) -> QuerySet[Invitation]:
 
 
 def invitation_get_for_user(*, user: User, public_id) -> Invitation:
-    qs = Invitation.objects.select_related("partner")
-    if user.is_partner_user:
-        qs = qs.filter(partner_id=user.partner_id)
-    elif not user.is_vendor_staff:
-        raise Http404
-    try:
-        return qs.get(public_id=public_id)
-    except (Invitation.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise Http404 from None
+    return get_or_404(scope_to_partner(Invitation.objects.select_related("partner"), user=user), public_id=public_id)
 
 
 def partner_audit_trail(*, partner: Partner, limit: int = 50) -> QuerySet[AuditLog]:
