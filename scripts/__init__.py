@@ -1,0 +1,1 @@
+"""Developer and operations tooling: `make run`, `make test`, `make bench` and the Docker health check."""
