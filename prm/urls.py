@@ -7,14 +7,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from deals import urls as deals_urls
 from partners import urls as partners_urls
 from prm import health, views
 
-staff_patterns = [*partners_urls.staff_patterns]
-cabinet_patterns = [*partners_urls.cabinet_patterns]
+staff_patterns = [*partners_urls.staff_patterns, *deals_urls.staff_patterns]
+cabinet_patterns = [*partners_urls.cabinet_patterns, *deals_urls.cabinet_patterns]
 api_patterns = [
     path("auth/token/", views.TokenObtainView.as_view(), name="token"),
     *partners_urls.api_patterns,
+    *deals_urls.api_patterns,
 ]
 
 urlpatterns = [
