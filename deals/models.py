@@ -1,0 +1,561 @@
+"""Deal registration: end customers, the product catalogue, registrations, conflicts,
+protection extensions, direct accounts and the holiday calendar for review SLAs.
+
+Every write goes through `deals.services`; every read that a partner can reach goes through
+`deals.selectors`. The rules that must hold whatever code path writes are constraints here.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from prm.models import Currency, TimeStampedModel
+
+# --- catalogue ----------------------------------------------------------------------------
+
+
+class ProductLine(TimeStampedModel):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("product line")
+        verbose_name_plural = _("product lines")
+
+    def __str__(self):
+        return self.name
+
+
+class Product(TimeStampedModel):
+    line = models.ForeignKey(
+        ProductLine, verbose_name=_("product line"), on_delete=models.PROTECT, related_name="products"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    sku = models.CharField(_("SKU"), max_length=60, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["line__name", "name"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        indexes = [
+            # Form choices: active products of a line, by name.
+            models.Index(fields=["line", "is_active", "name"], name="product_line_active_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.sku})"
+
+
+# --- end customers ------------------------------------------------------------------------
+
+
+class EndCustomer(TimeStampedModel):
+    """A company a partner sells to. Shared by every registration naming the same company.
+
+    `normalized_name`, `domain` and `tax_id` are the identity keys computed by
+    `deals.normalize.customer_keys`; only services set them.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=300)
+    normalized_name = models.CharField(_("normalised name"), max_length=300, editable=False)
+    website = models.CharField(_("website"), max_length=300, blank=True)
+    domain = models.CharField(_("registrable domain"), max_length=253, blank=True, editable=False)
+    tax_id = models.CharField(_("tax id"), max_length=32, blank=True, help_text=_("Digits only."))
+    country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO 3166 two-letter code"))
+    city = models.CharField(_("city"), max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("end customer")
+        verbose_name_plural = _("end customers")
+        constraints = [
+            models.CheckConstraint(name="endcustomer_tax_id_digits", condition=Q(tax_id__regex=r"^[0-9]*$")),
+            models.CheckConstraint(
+                name="endcustomer_has_a_key", condition=~Q(normalized_name="", domain="", tax_id="")
+            ),
+            # One record per company: by tax id when known, else by domain, else by name+country.
+            # These also make concurrent get-or-create safe (the loser re-reads).
+            models.UniqueConstraint(fields=["tax_id"], condition=~Q(tax_id=""), name="endcustomer_tax_id_unique"),
+            models.UniqueConstraint(
+                fields=["domain"], condition=Q(tax_id="") & ~Q(domain=""), name="endcustomer_domain_unique_no_tax"
+            ),
+            models.UniqueConstraint(
+                fields=["normalized_name", "country"],
+                condition=Q(tax_id="", domain=""),
+                name="endcustomer_name_unique_no_keys",
+            ),
+        ]
+        indexes = [
+            # Conflict detection / pre-check: "normalized_name % :name" (pg_trgm similarity).
+            GinIndex(fields=["normalized_name"], opclasses=["gin_trgm_ops"], name="endcustomer_name_trgm"),
+            # Conflict detection / pre-check: "domain = :domain" (tax id has its unique index).
+            models.Index(fields=["domain"], condition=~Q(domain=""), name="endcustomer_domain_idx"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class DirectAccount(TimeStampedModel):
+    """A customer the vendor serves itself: partner registrations for it are flagged."""
+
+    name = models.CharField(_("name"), max_length=300)
+    normalized_name = models.CharField(_("normalised name"), max_length=300, editable=False)
+    website = models.CharField(_("website"), max_length=300, blank=True)
+    domain = models.CharField(_("registrable domain"), max_length=253, blank=True, editable=False)
+    tax_id = models.CharField(_("tax id"), max_length=32, blank=True, help_text=_("Digits only."))
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("account owner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="direct_accounts",
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("direct account")
+        verbose_name_plural = _("direct accounts")
+        constraints = [
+            models.CheckConstraint(name="directaccount_tax_id_digits", condition=Q(tax_id__regex=r"^[0-9]*$")),
+        ]
+        indexes = [
+            # Submission flags: "normalized_name % :name" among active accounts.
+            GinIndex(fields=["normalized_name"], opclasses=["gin_trgm_ops"], name="directaccount_name_trgm"),
+            # Submission flags: "tax_id = :tax_id" / "domain = :domain".
+            models.Index(fields=["tax_id"], condition=~Q(tax_id=""), name="directaccount_tax_id_idx"),
+            models.Index(fields=["domain"], condition=~Q(domain=""), name="directaccount_domain_idx"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+# --- registrations ------------------------------------------------------------------------
+
+
+class DealStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    RETURNED = "returned", _("Returned for more information")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+    EXPIRED = "expired", _("Expired")
+
+
+# Registrations that hold (or claim) a customer: what conflicts are detected against. An
+# approved one counts only while `protected_until` is in the future.
+ACTIVE_STATUSES = (DealStatus.SUBMITTED, DealStatus.APPROVED)
+# Nothing follows these.
+FINAL_STATUSES = (DealStatus.REJECTED, DealStatus.WON, DealStatus.LOST, DealStatus.EXPIRED)
+
+
+class DealStage(models.TextChoices):
+    """The partner-visible sales stages; each has a default win probability (STAGE_PROBABILITY)."""
+
+    QUALIFICATION = "qualification", _("Qualification")
+    DISCOVERY = "discovery", _("Discovery")
+    PROPOSAL = "proposal", _("Proposal")
+    NEGOTIATION = "negotiation", _("Negotiation")
+    COMMIT = "commit", _("Commit")
+
+
+STAGE_PROBABILITY = {
+    DealStage.QUALIFICATION: 10,
+    DealStage.DISCOVERY: 25,
+    DealStage.PROPOSAL: 50,
+    DealStage.NEGOTIATION: 75,
+    DealStage.COMMIT: 90,
+}
+
+
+class DealFlag(models.TextChoices):
+    """Staff-only warnings raised at submission."""
+
+    DIRECT_ACCOUNT = "direct_account", _("Customer is a direct account")
+    SELF_DEALING = "self_dealing", _("Partner registered its own company")
+    OWN_DUPLICATE = "own_duplicate", _("Partner already has an active registration for this customer")
+
+
+class DealReferenceCounter(models.Model):
+    """The last reference number issued in a year; bumped by an atomic upsert (see services)."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("reference counter")
+        verbose_name_plural = _("reference counters")
+
+    def __str__(self):
+        return f"{self.year}: {self.last_number}"
+
+
+class DealRegistration(TimeStampedModel):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    reference = models.CharField(_("reference"), max_length=20, unique=True, editable=False)
+    partner = models.ForeignKey(
+        "partners.Partner", verbose_name=_("partner"), on_delete=models.PROTECT, related_name="deal_registrations"
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registered by"),
+        on_delete=models.PROTECT,
+        related_name="deal_registrations",
+    )
+    end_customer = models.ForeignKey(
+        EndCustomer, verbose_name=_("end customer"), on_delete=models.PROTECT, related_name="registrations"
+    )
+    title = models.CharField(_("opportunity"), max_length=200, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    products = models.ManyToManyField(
+        Product, verbose_name=_("products"), through="DealProduct", related_name="registrations", blank=True
+    )
+    value = models.DecimalField(_("value"), max_digits=16, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
+    expected_close_date = models.DateField(_("expected close date"))
+    stage = models.CharField(_("stage"), max_length=16, choices=DealStage.choices, default=DealStage.QUALIFICATION)
+    probability = models.PositiveSmallIntegerField(_("probability %"), default=10)
+
+    status = models.CharField(_("status"), max_length=16, choices=DealStatus.choices, default=DealStatus.DRAFT)
+    status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True)
+    # First submission: decides priority between competing registrations (server time).
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    # Latest submission (after a return): the review SLA runs from here.
+    last_submitted_at = models.DateTimeField(_("last submitted"), null=True, blank=True)
+    submission_count = models.PositiveSmallIntegerField(_("submissions"), default=0)
+    review_due_at = models.DateTimeField(_("review due"), null=True, blank=True)
+    review_reminder_at = models.DateTimeField(_("review reminder due"), null=True, blank=True)
+    review_reminded_at = models.DateTimeField(_("review reminder sent"), null=True, blank=True)
+    review_escalated_at = models.DateTimeField(_("review escalated"), null=True, blank=True)
+
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decided_deal_registrations",
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    # Shown to the partner: why it was rejected or returned, or the approval note.
+    decision_reason = models.TextField(_("decision reason"), blank=True)
+
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+    # Snapshot of the tier's protection at approval; 0 = no protection.
+    protection_days = models.PositiveSmallIntegerField(_("protection (days)"), null=True, blank=True)
+    protected_until = models.DateTimeField(_("protected until"), null=True, blank=True)
+    # Smallest "N days before" protection reminder sent for the current protected_until (14, 3).
+    protection_reminder_level = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    expired_at = models.DateTimeField(_("expired"), null=True, blank=True)
+
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    final_amount = models.DecimalField(_("final amount"), max_digits=16, decimal_places=2, null=True, blank=True)
+    lost_reason = models.TextField(_("reason lost"), blank=True)
+
+    # Staff-only: direct account / self-dealing / own duplicate, with the evidence.
+    flags = ArrayField(
+        models.CharField(max_length=32, choices=DealFlag.choices), verbose_name=_("flags"), default=list, blank=True
+    )
+    flag_evidence = models.JSONField(_("flag evidence"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("deal registration")
+        verbose_name_plural = _("deal registrations")
+        constraints = [
+            models.CheckConstraint(name="deal_status_valid", condition=Q(status__in=DealStatus.values)),
+            models.CheckConstraint(name="deal_stage_valid", condition=Q(stage__in=DealStage.values)),
+            models.CheckConstraint(
+                name="deal_reference_format", condition=Q(reference__regex=r"^DR-[0-9]{4}-[0-9]{6,}$")
+            ),
+            models.CheckConstraint(name="deal_value_nonneg", condition=Q(value__gte=0)),
+            models.CheckConstraint(
+                name="deal_probability_range", condition=Q(probability__gte=0, probability__lte=100)
+            ),
+            models.CheckConstraint(
+                name="deal_final_amount_nonneg", condition=Q(final_amount__isnull=True) | Q(final_amount__gte=0)
+            ),
+            # Everything past draft has been submitted at a server time.
+            models.CheckConstraint(
+                name="deal_submitted_has_time",
+                condition=Q(status=DealStatus.DRAFT) | Q(submitted_at__isnull=False, last_submitted_at__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="deal_submitted_has_review_due",
+                condition=~Q(status=DealStatus.SUBMITTED) | Q(review_due_at__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="deal_decision_needs_reason",
+                condition=~Q(status__in=[DealStatus.REJECTED, DealStatus.RETURNED]) | ~Q(decision_reason=""),
+            ),
+            # Approved, won, lost and expired registrations went through approval.
+            models.CheckConstraint(
+                name="deal_approved_has_time",
+                condition=~Q(status__in=[DealStatus.APPROVED, DealStatus.WON, DealStatus.LOST, DealStatus.EXPIRED])
+                | Q(approved_at__isnull=False, protection_days__isnull=False),
+            ),
+            # The tier gave protection ⇒ there is an end date, after approval.
+            models.CheckConstraint(
+                name="deal_protection_has_end",
+                condition=Q(approved_at__isnull=True)
+                | Q(protection_days=0, protected_until__isnull=True)
+                | Q(protection_days__gt=0, protected_until__gt=F("approved_at")),
+            ),
+            models.CheckConstraint(
+                name="deal_expired_has_time", condition=~Q(status=DealStatus.EXPIRED) | Q(expired_at__isnull=False)
+            ),
+            models.CheckConstraint(
+                name="deal_won_has_amount",
+                condition=~Q(status=DealStatus.WON) | Q(final_amount__isnull=False, closed_at__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="deal_lost_needs_reason",
+                condition=~Q(status=DealStatus.LOST) | (~Q(lost_reason="") & Q(closed_at__isnull=False)),
+            ),
+        ]
+        indexes = [
+            # Conflict detection / pre-check: active registrations of the matched customers
+            # ("end_customer_id IN (…) AND status IN ('submitted','approved')").
+            models.Index(
+                fields=["end_customer", "status"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="deal_active_customer_idx",
+            ),
+            # Cabinet list of a partner ("partner_id = :p ORDER BY created_at DESC"), and a rep's own.
+            models.Index(fields=["partner", "-created_at"], name="deal_partner_created_idx"),
+            models.Index(fields=["submitted_by", "-created_at"], name="deal_submitter_created_idx"),
+            # Review queue and SLA beat task: submitted ones by due time.
+            models.Index(
+                fields=["review_due_at"], condition=Q(status=DealStatus.SUBMITTED), name="deal_review_queue_idx"
+            ),
+            # SLA reminder beat task: submitted ones whose 75 % mark passed, not yet reminded.
+            models.Index(
+                fields=["review_reminder_at"],
+                condition=Q(status=DealStatus.SUBMITTED, review_reminded_at__isnull=True),
+                name="deal_review_reminder_idx",
+            ),
+            # Protection reminders, expiry task and "expiring soon" list: approved by end date.
+            models.Index(
+                fields=["protected_until"], condition=Q(status=DealStatus.APPROVED), name="deal_protection_idx"
+            ),
+            # Staff list "flagged only".
+            models.Index(fields=["-created_at"], condition=~Q(flags=[]), name="deal_flagged_idx"),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in (DealStatus.DRAFT, DealStatus.RETURNED)
+
+
+class DealProduct(models.Model):
+    registration = models.ForeignKey(DealRegistration, on_delete=models.CASCADE, related_name="product_links")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="registration_links")
+
+    class Meta:
+        verbose_name = _("registered product")
+        verbose_name_plural = _("registered products")
+        constraints = [
+            models.UniqueConstraint(fields=["registration", "product"], name="dealproduct_unique"),
+        ]
+        indexes = [
+            # Product-overlap test: "EXISTS (… WHERE registration_id = r.id AND product_id IN (…))"
+            # is served by the unique index; this one serves "registrations of product X".
+            models.Index(fields=["product", "registration"], name="dealproduct_product_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.registration_id}: {self.product_id}"
+
+
+# --- conflicts ----------------------------------------------------------------------------
+
+
+class ConflictStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class ConflictOutcome(models.TextChoices):
+    AWARD = "award", _("Awarded to one registration")
+    CO_SELL = "co_sell", _("Co-sell")
+    REJECT_BOTH = "reject_both", _("Both rejected")
+    # Closed without a decision: one side left the active set (rejected, lost, expired).
+    LAPSED = "lapsed", _("Lapsed")
+
+
+class Conflict(TimeStampedModel):
+    """Two active registrations of different partners for the same end customer.
+
+    The pair is stored ordered (`registration_low_id < registration_high_id`) under a unique
+    constraint, so a pair can be recorded once only, whatever the race.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    registration_low = models.ForeignKey(DealRegistration, on_delete=models.PROTECT, related_name="conflicts_as_low")
+    registration_high = models.ForeignKey(DealRegistration, on_delete=models.PROTECT, related_name="conflicts_as_high")
+    # Evidence: which keys matched ("tax_id", "domain", "name"), the name similarity, and the
+    # products in common (empty with "no_products": true when either side has none).
+    matched_fields = ArrayField(models.CharField(max_length=16), verbose_name=_("matched on"), default=list)
+    similarity = models.DecimalField(_("name similarity"), max_digits=4, decimal_places=3)
+    evidence = models.JSONField(_("evidence"), default=dict)
+    detected_at = models.DateTimeField(_("detected"))
+
+    status = models.CharField(_("status"), max_length=16, choices=ConflictStatus.choices, default=ConflictStatus.OPEN)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=ConflictOutcome.choices, blank=True)
+    winner = models.ForeignKey(
+        DealRegistration, on_delete=models.PROTECT, null=True, blank=True, related_name="conflicts_won"
+    )
+    reason = models.TextField(_("reason"), blank=True, help_text=_("Staff only."))
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="resolved_conflicts"
+    )
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        verbose_name = _("conflict")
+        verbose_name_plural = _("conflicts")
+        constraints = [
+            models.UniqueConstraint(fields=["registration_low", "registration_high"], name="conflict_pair_unique"),
+            models.CheckConstraint(
+                name="conflict_pair_ordered", condition=Q(registration_low__lt=F("registration_high"))
+            ),
+            models.CheckConstraint(name="conflict_status_valid", condition=Q(status__in=ConflictStatus.values)),
+            models.CheckConstraint(name="conflict_similarity_range", condition=Q(similarity__gte=0, similarity__lte=1)),
+            models.CheckConstraint(
+                name="conflict_open_undecided",
+                condition=~Q(status=ConflictStatus.OPEN) | Q(outcome="", winner__isnull=True, resolved_at__isnull=True),
+            ),
+            models.CheckConstraint(
+                name="conflict_resolved_complete",
+                condition=~Q(status=ConflictStatus.RESOLVED)
+                | (Q(outcome__in=ConflictOutcome.values, resolved_at__isnull=False) & ~Q(reason="")),
+            ),
+            # "Award" names one of the two; the other outcomes name none.
+            models.CheckConstraint(
+                name="conflict_award_has_winner",
+                condition=(
+                    Q(outcome=ConflictOutcome.AWARD)
+                    & (Q(winner=F("registration_low")) | Q(winner=F("registration_high")))
+                )
+                | (~Q(outcome=ConflictOutcome.AWARD) & Q(winner__isnull=True)),
+            ),
+        ]
+        indexes = [
+            # "Conflicts of registration X" (both columns; the unique index covers low).
+            models.Index(fields=["registration_high"], name="conflict_high_idx"),
+            # Conflict queue and escalation beat task: open ones, oldest first.
+            models.Index(fields=["detected_at"], condition=Q(status=ConflictStatus.OPEN), name="conflict_open_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.registration_low_id} ⇄ {self.registration_high_id}"
+
+    def other(self, registration_id: int) -> int:
+        return self.registration_high_id if registration_id == self.registration_low_id else self.registration_low_id
+
+
+# --- protection extensions ----------------------------------------------------------------
+
+
+class ExtensionStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    # Protection ended before anyone decided.
+    LAPSED = "lapsed", _("Lapsed")
+
+
+class ProtectionExtension(TimeStampedModel):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    registration = models.ForeignKey(DealRegistration, on_delete=models.PROTECT, related_name="extensions")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_protection_extensions"
+    )
+    reason = models.TextField(_("reason"))
+    days = models.PositiveSmallIntegerField(_("days"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decided_protection_extensions",
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+    previous_protected_until = models.DateTimeField(null=True, blank=True)
+    new_protected_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("protection extension")
+        verbose_name_plural = _("protection extensions")
+        constraints = [
+            models.CheckConstraint(name="extension_reason_required", condition=~Q(reason="")),
+            models.CheckConstraint(name="extension_days_positive", condition=Q(days__gt=0)),
+            models.CheckConstraint(name="extension_status_valid", condition=Q(status__in=ExtensionStatus.values)),
+            models.CheckConstraint(
+                name="extension_approved_has_dates",
+                condition=~Q(status=ExtensionStatus.APPROVED)
+                | Q(new_protected_until__gt=F("previous_protected_until"), decided_at__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="extension_rejected_has_note",
+                condition=~Q(status=ExtensionStatus.REJECTED) | ~Q(decision_note=""),
+            ),
+            # One request at a time per registration.
+            models.UniqueConstraint(
+                fields=["registration"], condition=Q(status=ExtensionStatus.PENDING), name="extension_one_pending"
+            ),
+        ]
+        indexes = [
+            # Staff queue: pending requests, oldest first.
+            models.Index(
+                fields=["created_at"], condition=Q(status=ExtensionStatus.PENDING), name="extension_pending_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"+{self.days}d {self.registration_id}"
+
+
+# --- calendar -----------------------------------------------------------------------------
+
+
+class Holiday(TimeStampedModel):
+    """A non-working day: the review SLA clock does not run on it."""
+
+    date = models.DateField(_("date"), unique=True)
+    name = models.CharField(_("name"), max_length=120)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} {self.name}"

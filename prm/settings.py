@@ -258,4 +258,21 @@ PRM = {
     "INVITATION_TTL_HOURS": int(os.environ.get("PRM_INVITATION_TTL_HOURS", "24")),
     "DORMANT_AFTER_DAYS": int(os.environ.get("PRM_DORMANT_AFTER_DAYS", "90")),
     "BASE_CURRENCY": os.environ.get("PRM_BASE_CURRENCY", "RUB"),
+    # Deal registration (PRODUCT §2.3).
+    "DEAL_NAME_SIMILARITY": float(os.environ.get("PRM_DEAL_NAME_SIMILARITY", "0.6")),  # conflict threshold
+    "DEAL_NAME_HELD_SIMILARITY": float(os.environ.get("PRM_DEAL_NAME_HELD_SIMILARITY", "0.8")),  # pre-check "held"
+    "DEAL_DEFAULT_PROTECTION_DAYS": 90,  # when a partner has no tier
+    "DEAL_DEFAULT_MAX_EXTENSIONS": 1,
+    "DEAL_EXTENSION_DAYS": 30,
+    "DEAL_PROTECTION_REMINDER_DAYS": (14, 3),
+    "DEAL_REVIEW_SLA_BUSINESS_DAYS": int(os.environ.get("PRM_DEAL_REVIEW_SLA_BUSINESS_DAYS", "2")),
+    "DEAL_REVIEW_REMINDER_FRACTION": 0.75,
+    "CONFLICT_ESCALATION_DAYS": int(os.environ.get("PRM_CONFLICT_ESCALATION_DAYS", "3")),
+    # Business time for review SLAs: Mon–Fri 9–18 in this zone, minus holidays (admin: Holiday).
+    "BUSINESS_TIME_ZONE": os.environ.get("PRM_BUSINESS_TIME_ZONE", "UTC"),
+    "BUSINESS_DAY_START_HOUR": 9,
+    "BUSINESS_DAY_END_HOUR": 18,
+    "BUSINESS_WEEKDAYS": (0, 1, 2, 3, 4),
+    "HOLIDAYS": tuple(env_list("PRM_HOLIDAYS")),  # ISO dates, in addition to the Holiday table
+    "PUBLIC_MAIL_DOMAINS_EXTRA": tuple(env_list("PRM_PUBLIC_MAIL_DOMAINS_EXTRA")),
 }

@@ -1,0 +1,40 @@
+"""Celery beat jobs of the deals app. Each calls one service and is safe to run twice: rows
+are claimed with FOR UPDATE SKIP LOCKED plus a conditional UPDATE, and every notification has
+a dedupe key. `now` (ISO 8601) exists for operations and tests; beat passes nothing."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils.dateparse import parse_datetime
+
+from deals import services
+
+_OPTIONS = {"acks_late": True, "max_retries": 3, "retry_backoff": True, "time_limit": 600, "soft_time_limit": 540}
+
+
+def _now(value: str | None):
+    return parse_datetime(value) if value else None
+
+
+@shared_task(**_OPTIONS)
+def deal_protection_reminders(now: str | None = None) -> int:
+    """Send the 14- and 3-day "protection ends soon" reminders."""
+    return services.deal_protection_send_reminders(now=_now(now))
+
+
+@shared_task(**_OPTIONS)
+def deal_protection_expiry(now: str | None = None) -> int:
+    """Expire registrations whose protection ended and release their customers."""
+    return services.deal_protection_expire(now=_now(now))
+
+
+@shared_task(**_OPTIONS)
+def deal_review_sla(now: str | None = None) -> dict:
+    """Remind reviewers at 75 % of the review SLA; escalate breaches to the channel lead."""
+    return services.deal_review_sla_check(now=_now(now))
+
+
+@shared_task(**_OPTIONS)
+def conflict_escalation(now: str | None = None) -> int:
+    """Escalate conflicts left open for CONFLICT_ESCALATION_DAYS to the channel lead."""
+    return services.conflicts_escalate_overdue(now=_now(now))
