@@ -114,11 +114,9 @@ def lock_registration(deal: DealRegistration | int) -> DealRegistration:
     )
 
 
-def _state_error(deal: DealRegistration, action) -> StateError:
-    return StateError(
-        _("A registration that is %(status)s cannot be %(action)s.")
-        % {"status": deal.get_status_display().lower(), "action": action}
-    )
+def _state_error(deal: DealRegistration, message: str) -> StateError:
+    """`message` is a whole translatable sentence with a %(status)s placeholder (the status label)."""
+    return StateError(message % {"status": deal.get_status_display()})
 
 
 def _set_status(deal: DealRegistration, status: str, now: dt.datetime) -> None:
@@ -263,7 +261,7 @@ def deal_update(*, user, deal: DealRegistration, **changes) -> DealRegistration:
         deal = lock_registration(deal)
         require_deal_owner(user, deal)
         if not deal.is_editable:
-            raise _state_error(deal, _("edited"))
+            raise _state_error(deal, _("This registration cannot be edited in its current status (%(status)s)."))
         old_products = _product_ids(deal)
         before = _snap(deal, old_products)
         fields = []
@@ -305,7 +303,9 @@ def deal_update_progress(
         deal = lock_registration(deal)
         require_deal_owner(user, deal)
         if deal.status not in (DealStatus.SUBMITTED, DealStatus.APPROVED):
-            raise _state_error(deal, _("updated"))
+            raise _state_error(
+                deal, _("The progress of this registration cannot be updated in its current status (%(status)s).")
+            )
         before = _snap(deal)
         if stage is not None:
             deal.stage = _stage(stage)
@@ -529,7 +529,7 @@ def deal_submit(*, user, deal: DealRegistration) -> DealRegistration:
         deal = lock_registration(deal)
         require_deal_owner(user, deal)
         if not deal.is_editable:
-            raise _state_error(deal, _("submitted"))
+            raise _state_error(deal, _("This registration cannot be submitted in its current status (%(status)s)."))
         if deal.partner.status != PartnerStatus.ACTIVE:
             raise ApplicationError(_("Only active partners can register deals."))
         if deal.expected_close_date < timezone.localdate():
@@ -635,7 +635,7 @@ def deal_approve(*, user, deal: DealRegistration, note: str = "") -> DealRegistr
     with transaction.atomic():
         deal = lock_registration(deal)
         if deal.status != DealStatus.SUBMITTED:
-            raise _state_error(deal, _("approved"))
+            raise _state_error(deal, _("This registration cannot be approved in its current status (%(status)s)."))
         if _open_conflicts(deal).exists():
             raise StateError(_("Resolve the open conflict for this registration before approving it."))
         before = _snap(deal)
@@ -696,7 +696,7 @@ def deal_reject(*, user, deal: DealRegistration, reason: str) -> DealRegistratio
     with transaction.atomic():
         deal = lock_registration(deal)
         if deal.status != DealStatus.SUBMITTED:
-            raise _state_error(deal, _("rejected"))
+            raise _state_error(deal, _("This registration cannot be rejected in its current status (%(status)s)."))
         reject_locked(user=user, deal=deal, reason=reason, action="deal.reject")
     return deal
 
@@ -731,7 +731,9 @@ def deal_return(*, user, deal: DealRegistration, reason: str) -> DealRegistratio
     with transaction.atomic():
         deal = lock_registration(deal)
         if deal.status != DealStatus.SUBMITTED:
-            raise _state_error(deal, _("returned"))
+            raise _state_error(
+                deal, _("This registration cannot be returned for more information in its current status (%(status)s).")
+            )
         before = _snap(deal)
         now = timezone.now()
         _set_status(deal, DealStatus.RETURNED, now)
@@ -760,7 +762,7 @@ def deal_mark_won(*, user, deal: DealRegistration, final_amount) -> DealRegistra
         deal = lock_registration(deal)
         require_deal_owner(user, deal)
         if deal.status != DealStatus.APPROVED:
-            raise _state_error(deal, _("marked as won"))
+            raise _state_error(deal, _("This registration cannot be marked as won in its current status (%(status)s)."))
         before = _snap(deal)
         now = timezone.now()
         _set_status(deal, DealStatus.WON, now)
@@ -783,7 +785,9 @@ def deal_mark_lost(*, user, deal: DealRegistration, reason: str) -> DealRegistra
         deal = lock_registration(deal)
         require_deal_owner(user, deal)
         if deal.status != DealStatus.APPROVED:
-            raise _state_error(deal, _("marked as lost"))
+            raise _state_error(
+                deal, _("This registration cannot be marked as lost in its current status (%(status)s).")
+            )
         before = _snap(deal)
         now = timezone.now()
         _set_status(deal, DealStatus.LOST, now)
