@@ -43,7 +43,9 @@ def _seed() -> str:
 
 
 @pytest.fixture
-def seeded(db):
+def seeded(db, monkeypatch):
+    # The partners section only: tests/deals/test_demo.py covers the deals section, seeded once.
+    monkeypatch.setattr("partners.management.commands.seed_demo.SEEDERS", ["partners.demo.seed"])
     return _seed()
 
 

@@ -17,6 +17,7 @@ from partners.demo import DEMO_MARKER_EMAIL, DEMO_PASSWORD, DEMO_SEED, DemoConte
 # (e.g. "deals.demo.seed", "programs.demo.seed") and read what the earlier ones left in ctx.
 SEEDERS = [
     "partners.demo.seed",
+    "deals.demo.seed",
 ]
 
 # Two concurrent runs must not both pass the "already loaded?" check.
