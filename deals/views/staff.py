@@ -2,17 +2,14 @@
 deals.selectors and deals.services. Staff may see both sides of a conflict; nothing here is
 reachable by partner users (StaffRequiredMixin answers them 404)."""
 
-import csv
 import datetime as dt
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -30,6 +27,7 @@ from deals.models import ConflictStatus, DealFlag, DealStatus, ExtensionStatus
 from partners.selectors import partner_get_for_user
 from prm.exceptions import ApplicationError, StateError
 from prm.permissions import StaffRequiredMixin
+from prm.web import csv_response, safe_next
 
 PAGE_SIZE = 50
 FRAGMENT_LIMIT = 20
@@ -45,38 +43,11 @@ def _now():
     return timezone.now()
 
 
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
-
-
 def _first_error(form) -> str:
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
         return f"{label}: {errors[0]}" if label else str(errors[0])
     return _("Check the form.")
-
-
-def _csv_safe(value) -> str:
-    # Cells starting with these run as formulas in Excel/LibreOffice: keep them inert.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_response(rows, filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    # A BOM so Excel opens the UTF-8 (Cyrillic) file correctly.
-    body = (("\ufeff" if i == 0 else "") + writer.writerow([_csv_safe(c) for c in row]) for i, row in enumerate(rows))
-    response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def _iso(value) -> str:
@@ -168,7 +139,7 @@ class ReviewQueueExportView(StaffRequiredMixin, View):
                     ", ".join(str(DealFlag(f).label) for f in deal.flags if f in DealFlag.values),
                 ]
 
-        return _csv_response(rows(), f"review-queue-{now:%Y%m%d}.csv")
+        return csv_response(rows(), f"review-queue-{now:%Y%m%d}.csv")
 
 
 # --- one registration ----------------------------------------------------------------------
@@ -235,14 +206,14 @@ class _DealDecisionView(StaffRequiredMixin, View):
         form = self.form_class(data, prefix=prefix)
         if not form.is_valid():
             messages.error(request, _first_error(form))
-            return redirect(_safe_next(request, fallback))
+            return redirect(safe_next(request, fallback))
         try:
             self.call(request, deal, form)
         except ApplicationError as exc:
             messages.error(request, str(exc.message))
-            return redirect(_safe_next(request, fallback))
+            return redirect(safe_next(request, fallback))
         messages.success(request, self.success_message % {"reference": deal.reference})
-        return redirect(_safe_next(request, fallback))
+        return redirect(safe_next(request, fallback))
 
 
 class DealApproveView(_DealDecisionView):
@@ -357,7 +328,7 @@ class ConflictExportView(StaffRequiredMixin, View):
                     c.reason,
                 ]
 
-        return _csv_response(rows(), f"conflicts-{_now():%Y%m%d}.csv")
+        return csv_response(rows(), f"conflicts-{_now():%Y%m%d}.csv")
 
 
 def _conflict_context(request, conflict, form=None):
@@ -453,7 +424,7 @@ class ExtensionApproveView(StaffRequiredMixin, View):
             messages.success(
                 request, _("Extension for %(reference)s approved.") % {"reference": extension.registration.reference}
             )
-        return redirect(_safe_next(request, reverse("staff:extension_queue")))
+        return redirect(safe_next(request, reverse("staff:extension_queue")))
 
 
 class ExtensionRejectView(StaffRequiredMixin, View):
@@ -462,7 +433,7 @@ class ExtensionRejectView(StaffRequiredMixin, View):
         form = ReasonForm(request.POST)
         if not form.is_valid():
             messages.error(request, _first_error(form))
-            return redirect(_safe_next(request, reverse("staff:extension_queue")))
+            return redirect(safe_next(request, reverse("staff:extension_queue")))
         try:
             services.deal_reject_extension(user=request.user, extension=extension, reason=form.cleaned_data["reason"])
         except ApplicationError as exc:
@@ -471,7 +442,7 @@ class ExtensionRejectView(StaffRequiredMixin, View):
             messages.success(
                 request, _("Extension for %(reference)s rejected.") % {"reference": extension.registration.reference}
             )
-        return redirect(_safe_next(request, reverse("staff:extension_queue")))
+        return redirect(safe_next(request, reverse("staff:extension_queue")))
 
 
 # --- the partner page's registrations tab (an HTMX fragment) -------------------------------

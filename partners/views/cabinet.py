@@ -14,6 +14,7 @@ from partners import selectors, services
 from partners.forms.cabinet import InvitationAcceptForm, InvitationForm, PartnerProfileForm, UserActiveForm
 from prm.exceptions import ApplicationError, StateError
 from prm.permissions import PartnerAdminRequiredMixin, PartnerUserRequiredMixin
+from prm.web import form_add_service_errors
 
 AGREEMENTS_PER_PAGE = 20
 
@@ -21,20 +22,6 @@ AGREEMENTS_PER_PAGE = 20
 def _own_partner(user):
     """The user's company with its tier and channel manager, through the scoping selector."""
     return selectors.partner_list(user=user).get()
-
-
-def _form_errors_from(form, exc: ApplicationError, field_map: dict[str, str] | None = None) -> None:
-    """Put a service error on the form: next to the fields it names, else above the form."""
-    field_map = field_map or {}
-    placed = False
-    for field, errors in exc.fields.items():
-        name = field_map.get(field, field)
-        if name in form.fields:
-            for error in errors:
-                form.add_error(name, error)
-            placed = True
-    if not placed:
-        form.add_error(None, exc.message)
 
 
 class HomeView(PartnerUserRequiredMixin, TemplateView):
@@ -67,7 +54,7 @@ class ProfileEditView(PartnerAdminRequiredMixin, View):
             try:
                 services.partner_update_own_profile(actor=request.user, partner=partner, data=form.cleaned_data)
             except ApplicationError as exc:
-                _form_errors_from(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, _("Company profile saved."))
                 return redirect("cabinet:profile")
@@ -101,7 +88,7 @@ class TeamInviteView(PartnerAdminRequiredMixin, View):
                     actor=request.user, partner=self.partner, **form.cleaned_data
                 )
             except ApplicationError as exc:
-                _form_errors_from(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
                 return redirect("cabinet:team")
@@ -169,7 +156,7 @@ class InvitationAcceptView(View):
                 # Used, withdrawn or expired between the page load and the submit.
                 return self.invalid(request, exc.message)
             except ApplicationError as exc:
-                _form_errors_from(form, exc, field_map={"password": "password1"})
+                form_add_service_errors(form, exc, field_map={"password": "password1"})
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 messages.success(

@@ -1,6 +1,5 @@
 """Staff pages for partners (the `staff:` namespace): thin adapters over selectors and services."""
 
-import csv
 from collections import OrderedDict
 from datetime import timedelta
 
@@ -8,11 +7,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, F, IntegerField, Value, When
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone, translation
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import RedirectView
@@ -33,6 +30,7 @@ from partners.forms.staff import (
 from partners.models import PartnerStatus
 from prm.exceptions import ApplicationError
 from prm.permissions import StaffRequiredMixin
+from prm.web import csv_response, form_add_service_errors, is_htmx, safe_next
 
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 100
@@ -60,43 +58,10 @@ SORTS = {
 }
 
 
-def add_service_errors(form, exc) -> None:
-    """Show a service's refusal on the form: field errors beside their fields, the rest on top."""
-    if isinstance(exc, ApplicationError):
-        for field, errors in exc.fields.items():
-            if field in form.fields:
-                for error in errors if isinstance(errors, list | tuple) else [errors]:
-                    form.add_error(field, error)
-        form.add_error(None, str(exc.message))
-        return
-    # A django ValidationError raised by full_clean() inside the service.
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, " ".join(exc.messages))
-        return
-    for field, errors in exc.message_dict.items():
-        if field in form.fields:
-            for error in errors:
-                form.add_error(field, error)
-        else:
-            for error in errors:
-                form.add_error(None, error)
-
-
 def _error_message(exc) -> str:
     if isinstance(exc, ApplicationError):
         return str(exc.message)
     return " ".join(exc.messages)
-
-
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
-
-
-def _is_htmx(request) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _partner_url(partner, fragment: str = "") -> str:
@@ -140,19 +105,6 @@ class PartnerListView(StaffRequiredMixin, View):
             "has_filters": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
         }
         return render(request, "staff/partners/list.html", context)
-
-
-class _Echo:
-    """csv.writer writes into this and gets the line back, so rows can be streamed one by one."""
-
-    def write(self, value):
-        return value
-
-
-def _csv_safe(value) -> str:
-    # Cells starting with these run as formulas in Excel/LibreOffice: keep them inert.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _csv_rows(qs):
@@ -211,23 +163,7 @@ class PartnerExportView(StaffRequiredMixin, View):
 
     def get(self, request):
         _form, qs = _filtered_partners(request)
-        writer = csv.writer(_Echo())
-
-        language = translation.get_language()
-
-        def stream():
-            # Rows are produced after the view returns: keep the request's language for labels.
-            with translation.override(language):
-                yield "\ufeff"
-                for row in _csv_rows(qs):
-                    yield writer.writerow([_csv_safe(v) for v in row])
-
-        filename = f"partners-{timezone.localdate():%Y-%m-%d}.csv"
-        return StreamingHttpResponse(
-            stream(),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return csv_response(_csv_rows(qs), f"partners-{timezone.localdate():%Y-%m-%d}.csv")
 
 
 # --- Partner page ---------------------------------------------------------------------------
@@ -363,7 +299,7 @@ class _ServiceFormView(StaffRequiredMixin, View):
             try:
                 obj = self.perform(form)
             except (ApplicationError, ValidationError) as exc:
-                add_service_errors(form, exc)
+                form_add_service_errors(form, exc, summary=True)
             else:
                 messages.success(request, self.success_message)
                 return redirect(self.success_url(obj))
@@ -585,14 +521,14 @@ class NextStepDoneView(StaffRequiredMixin, View):
             interaction = services.interaction_complete_step(actor=request.user, interaction=interaction)
         except ApplicationError as exc:
             error = str(exc.message)
-        if _is_htmx(request):
+        if is_htmx(request):
             context = {"step": interaction, "error": error, "today": timezone.localdate()}
             return render(request, "staff/partners/_next_step.html", context)
         if error:
             messages.error(request, error)
         else:
             messages.success(request, _("Next step done: %(step)s") % {"step": interaction.next_step})
-        return redirect(_safe_next(request, _partner_url(interaction.partner, "timeline")))
+        return redirect(safe_next(request, _partner_url(interaction.partner, "timeline")))
 
 
 urlpatterns = [
