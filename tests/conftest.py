@@ -20,7 +20,9 @@ def lead(db):
 
 @pytest.fixture
 def manager(db, lead):
-    return StaffUserFactory(role=Role.CHANNEL_MANAGER, email="manager@example.test", full_name="Max Manager", reports_to=lead)
+    return StaffUserFactory(
+        role=Role.CHANNEL_MANAGER, email="manager@example.test", full_name="Max Manager", reports_to=lead
+    )
 
 
 @pytest.fixture
@@ -40,7 +42,9 @@ def partner_b(db, manager):
 
 @pytest.fixture
 def partner_admin(db, partner_a):
-    return PartnerUserFactory(partner=partner_a, role=Role.PARTNER_ADMIN, email="admin@alpha.test", full_name="Anna Admin")
+    return PartnerUserFactory(
+        partner=partner_a, role=Role.PARTNER_ADMIN, email="admin@alpha.test", full_name="Anna Admin"
+    )
 
 
 @pytest.fixture
@@ -50,7 +54,9 @@ def partner_rep(db, partner_a):
 
 @pytest.fixture
 def other_partner_user(db, partner_b):
-    return PartnerUserFactory(partner=partner_b, role=Role.PARTNER_ADMIN, email="admin@beta.test", full_name="Boris Beta")
+    return PartnerUserFactory(
+        partner=partner_b, role=Role.PARTNER_ADMIN, email="admin@beta.test", full_name="Boris Beta"
+    )
 
 
 def _client_for(user):

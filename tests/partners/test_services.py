@@ -57,7 +57,10 @@ def test_partner_create_duplicate_tax_id_in_country_is_refused_and_nothing_writt
 
 def test_partner_create_key_account_gets_kam_profile(manager):
     partner = services.partner_create(
-        actor=manager, is_key_account=True, kam={"senior_sponsor": "Иван Петров", "opportunity_1y": 1000}, **_create_kwargs()
+        actor=manager,
+        is_key_account=True,
+        kam={"senior_sponsor": "Иван Петров", "opportunity_1y": 1000},
+        **_create_kwargs(),
     )
     assert partner.kam_profile.senior_sponsor == "Иван Петров"
 
@@ -101,7 +104,9 @@ def test_partner_suspend_requires_reason(manager, partner_a):
 
 
 def test_partner_terminate_deactivates_its_users(manager, partner_a, partner_admin, partner_rep, other_partner_user):
-    services.partner_change_status(actor=manager, partner=partner_a, status=PartnerStatus.TERMINATED, reason="Contract ended")
+    services.partner_change_status(
+        actor=manager, partner=partner_a, status=PartnerStatus.TERMINATED, reason="Contract ended"
+    )
     assert not User.objects.get(pk=partner_admin.pk).is_active
     assert not User.objects.get(pk=partner_rep.pk).is_active
     assert User.objects.get(pk=other_partner_user.pk).is_active
@@ -150,7 +155,12 @@ def test_interaction_log_due_date_needs_step(manager, partner_a):
 
 def test_interaction_complete_step_is_idempotent(manager, partner_a):
     interaction = services.interaction_log(
-        actor=manager, partner=partner_a, kind="meeting", subject="QBR", next_step="Send proposal", next_step_due=timezone.localdate()
+        actor=manager,
+        partner=partner_a,
+        kind="meeting",
+        subject="QBR",
+        next_step="Send proposal",
+        next_step_due=timezone.localdate(),
     )
     services.interaction_complete_step(actor=manager, interaction=interaction)
     first = Interaction.objects.get(pk=interaction.pk).next_step_done_at
@@ -165,7 +175,9 @@ def _sent_emails(callbacks):
         callback()
 
 
-def test_invitation_create_and_accept_creates_partner_user(partner_admin, partner_a, django_capture_on_commit_callbacks, monkeypatch):
+def test_invitation_create_and_accept_creates_partner_user(
+    partner_admin, partner_a, django_capture_on_commit_callbacks, monkeypatch
+):
     sent = []
     monkeypatch.setattr(email_send, "delay", lambda **kw: sent.append(kw) or email_send.run(**kw))
     with django_capture_on_commit_callbacks(execute=True):
