@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -258,4 +258,13 @@ def product_choices() -> QuerySet[Product]:
         Product.objects.filter(is_active=True, line__is_active=True)
         .select_related("line")
         .order_by("line__name", "name")
+    )
+
+
+def with_conflict_flag(qs: QuerySet[DealRegistration]) -> QuerySet[DealRegistration]:
+    """Annotate `has_conflict` with one subquery, instead of a conflict query per row on lists."""
+    return qs.annotate(
+        has_conflict=Exists(
+            Conflict.objects.filter(Q(registration_low=OuterRef("pk")) | Q(registration_high=OuterRef("pk")))
+        )
     )

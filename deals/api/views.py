@@ -2,7 +2,6 @@
 deals.selectors (scoped to the user: another partner's registration is a 404), writes go
 through deals.services (StateError → 409, ApplicationError → 400 via prm.api)."""
 
-from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -18,15 +17,6 @@ from partners import selectors as partner_selectors
 from partners.api.views import CONFLICT, PRMViewSet
 from prm.api import IsPartnerUser, IsStaffOrPartnerUser, IsVendorStaff
 from prm.exceptions import StateError
-
-
-def _with_conflict_flag(qs):
-    # One subquery instead of a conflict_summary_for_partner() query per row on list pages.
-    return qs.annotate(
-        has_conflict=Exists(
-            Conflict.objects.filter(Q(registration_low=OuterRef("pk")) | Q(registration_high=OuterRef("pk")))
-        )
-    )
 
 
 @extend_schema_view(
@@ -65,7 +55,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PRMViewSet):
     }
 
     def get_queryset(self):
-        return _with_conflict_flag(selectors.deal_list_for_user(self.request.user))
+        return selectors.with_conflict_flag(selectors.deal_list_for_user(self.request.user))
 
     def get_serializer_class(self):
         if self.action == "list":

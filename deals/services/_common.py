@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -151,17 +151,11 @@ def lead_of(manager) -> User | None:
 
 
 def object_url(namespace: str, name: str, public_id) -> str:
-    """URL of a deal/conflict page, or "" until the UI defines the route.
-
-    Route names the UI should provide: staff:deal_detail, cabinet:deal_detail,
-    staff:conflict_detail, staff:extension_queue — each taking `public_id`, except the list.
-    """
-    try:
-        if public_id is None:
-            return reverse(f"{namespace}:{name}")
-        return reverse(f"{namespace}:{name}", kwargs={"public_id": public_id})
-    except NoReverseMatch:
-        return ""
+    """Path of a deal/conflict page for a notification link (staff:deal_detail, cabinet:deal_detail,
+    staff:conflict_detail, staff:extension_queue). A missing route is a bug: it raises."""
+    if public_id is None:
+        return reverse(f"{namespace}:{name}")
+    return reverse(f"{namespace}:{name}", kwargs={"public_id": public_id})
 
 
 def notify(

@@ -7,12 +7,10 @@ its own (selectors.conflict_summary_for_partner); nothing here renders conflict 
 flag evidence or the other side of a conflict.
 """
 
-import csv
 from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -25,6 +23,7 @@ from deals.forms.cabinet import DealFilterForm, DealForm, ExtensionRequestForm, 
 from deals.models import DealStatus, ExtensionStatus
 from prm.exceptions import ApplicationError, StateError
 from prm.permissions import PartnerUserRequiredMixin
+from prm.web import csv_response, form_add_service_errors
 
 DEALS_PER_PAGE = 25
 OPEN_STATUSES = [DealStatus.DRAFT, DealStatus.RETURNED, DealStatus.SUBMITTED, DealStatus.APPROVED]
@@ -77,20 +76,6 @@ def partner_timeline(deal) -> list[TimelineEntry]:
     return entries
 
 
-def _form_errors_from(form, exc: ApplicationError, field_map: dict[str, str] | None = None) -> None:
-    """Put a service error on the form: next to the fields it names, else above the form."""
-    field_map = field_map or {}
-    placed = False
-    for field, errors in exc.fields.items():
-        name = field_map.get(field, field)
-        if name in form.fields:
-            for error in errors:
-                form.add_error(name, error)
-            placed = True
-    if not placed:
-        form.add_error(None, exc.message)
-
-
 # The customer dict's keys as the service names them → the form's field names.
 CUSTOMER_FIELD_MAP = {
     "name": "customer_name",
@@ -133,26 +118,15 @@ CSV_HEADER = [
 ]
 
 
-def _csv_safe(value) -> str:
-    # A cell starting with =, +, - or @ is run as a formula by spreadsheets.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 def _iso(value) -> str:
     return value.isoformat() if value else ""
 
 
-def _csv(deals) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="registrations.csv"'
-    response.write("\ufeff")  # BOM: spreadsheets then read the file as UTF-8
-    writer = csv.writer(response)
-    writer.writerow([str(h) for h in CSV_HEADER])
-    for deal in deals.iterator(chunk_size=500):
-        writer.writerow(
-            _csv_safe(v)
-            for v in (
+def _csv(deals):
+    def rows():
+        yield [str(h) for h in CSV_HEADER]
+        for deal in deals.iterator(chunk_size=500):
+            yield (
                 deal.reference,
                 deal.get_status_display(),
                 deal.end_customer.name,
@@ -167,8 +141,8 @@ def _csv(deals) -> HttpResponse:
                 _iso(deal.review_due_at),
                 _iso(deal.protected_until),
             )
-        )
-    return response
+
+    return csv_response(rows(), "registrations.csv")
 
 
 class DealCreateView(PartnerUserRequiredMixin, View):
@@ -186,7 +160,7 @@ class DealCreateView(PartnerUserRequiredMixin, View):
                     user=request.user, partner=self.partner, submit=submit, **form.service_kwargs()
                 )
             except ApplicationError as exc:
-                _form_errors_from(form, exc, CUSTOMER_FIELD_MAP)
+                form_add_service_errors(form, exc, field_map=CUSTOMER_FIELD_MAP)
             else:
                 if submit:
                     messages.success(request, _("Registration %(ref)s submitted for review.") % {"ref": deal.reference})
@@ -219,7 +193,7 @@ class DealEditView(PartnerUserRequiredMixin, View):
                 if submit:
                     deal = services.deal_submit(user=request.user, deal=deal)
             except ApplicationError as exc:
-                _form_errors_from(form, exc, CUSTOMER_FIELD_MAP)
+                form_add_service_errors(form, exc, field_map=CUSTOMER_FIELD_MAP)
             else:
                 text = _("Registration %(ref)s submitted for review.") if submit else _("Changes saved.")
                 messages.success(request, text % {"ref": deal.reference})
@@ -301,7 +275,7 @@ class _DealFormActionView(PartnerUserRequiredMixin, View):
                 messages.error(request, exc.message)
                 return redirect("cabinet:deal_detail", public_id=deal.public_id)
             except ApplicationError as exc:
-                _form_errors_from(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, self.success_message)
                 return redirect("cabinet:deal_detail", public_id=deal.public_id)
