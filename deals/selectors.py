@@ -17,6 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from deals.models import (
     Conflict,
@@ -268,3 +270,50 @@ def with_conflict_flag(qs: QuerySet[DealRegistration]) -> QuerySet[DealRegistrat
             Conflict.objects.filter(Q(registration_low=OuterRef("pk")) | Q(registration_high=OuterRef("pk")))
         )
     )
+
+
+# The audit actions a partner may see on its registration's timeline, and whether the reason
+# recorded with it was written for the partner. Anything else (escalations, conflict rows,
+# staff notes) stays staff-only.
+PARTNER_TIMELINE = {
+    "deal.create": (gettext_lazy("Registered as a draft"), False),
+    "deal.update": (gettext_lazy("Edited"), False),
+    "deal.progress": (gettext_lazy("Progress updated"), False),
+    "deal.submit": (gettext_lazy("Submitted for review"), False),
+    "deal.resubmit": (gettext_lazy("Submitted again"), False),
+    "deal.approve": (gettext_lazy("Approved"), True),
+    "deal.reject": (gettext_lazy("Rejected"), True),
+    "deal.reject_by_conflict": (gettext_lazy("Rejected after conflict review"), True),
+    "deal.return": (gettext_lazy("Returned for more information"), True),
+    "deal.extend": (gettext_lazy("Protection extended"), False),
+    "deal.expire": (gettext_lazy("Protection expired"), False),
+    "deal.won": (gettext_lazy("Marked as won"), False),
+    "deal.lost": (gettext_lazy("Marked as lost"), True),
+}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    label: str
+    at: object
+    actor: str
+    reason: str
+
+
+def deal_history_for_partner(deal: DealRegistration) -> list[TimelineEntry]:
+    """The registration's history as its partner may see it: action, time, who (their own
+    people by name, the vendor's as "Vendor team") and only reasons addressed to the partner."""
+    entries = []
+    for row in deal_history(deal):
+        if row.action not in PARTNER_TIMELINE:
+            continue
+        label, show_reason = PARTNER_TIMELINE[row.action]
+        actor = row.actor
+        if actor is None:
+            who = _("System")
+        elif actor.partner_id == deal.partner_id:
+            who = actor.full_name
+        else:
+            who = _("Vendor team")
+        entries.append(TimelineEntry(str(label), row.created_at, who, row.reason if show_reason else ""))
+    return entries

@@ -7,8 +7,6 @@ its own (selectors.conflict_summary_for_partner); nothing here renders conflict 
 flag evidence or the other side of a conflict.
 """
 
-from dataclasses import dataclass
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
@@ -28,53 +26,6 @@ from prm.web import csv_response, form_add_service_errors
 DEALS_PER_PAGE = 25
 OPEN_STATUSES = [DealStatus.DRAFT, DealStatus.RETURNED, DealStatus.SUBMITTED, DealStatus.APPROVED]
 HOME_CARD_LIMIT = 5
-
-# The audit actions a partner may see on its registration's timeline, and whether the reason
-# recorded with it was written for the partner. Anything else (escalations, conflict rows,
-# staff notes) stays staff-only.
-PARTNER_TIMELINE = {
-    "deal.create": (gettext_lazy("Registered as a draft"), False),
-    "deal.update": (gettext_lazy("Edited"), False),
-    "deal.progress": (gettext_lazy("Progress updated"), False),
-    "deal.submit": (gettext_lazy("Submitted for review"), False),
-    "deal.resubmit": (gettext_lazy("Submitted again"), False),
-    "deal.approve": (gettext_lazy("Approved"), True),
-    "deal.reject": (gettext_lazy("Rejected"), True),
-    "deal.reject_by_conflict": (gettext_lazy("Rejected after conflict review"), True),
-    "deal.return": (gettext_lazy("Returned for more information"), True),
-    "deal.extend": (gettext_lazy("Protection extended"), False),
-    "deal.expire": (gettext_lazy("Protection expired"), False),
-    "deal.won": (gettext_lazy("Marked as won"), False),
-    "deal.lost": (gettext_lazy("Marked as lost"), True),
-}
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    label: str
-    at: object
-    actor: str
-    reason: str
-
-
-def partner_timeline(deal) -> list[TimelineEntry]:
-    """The registration's history as its partner may see it: action, time, who (their own
-    people by name, the vendor's as "Vendor team") and only reasons addressed to the partner."""
-    entries = []
-    for row in selectors.deal_history(deal):
-        if row.action not in PARTNER_TIMELINE:
-            continue
-        label, show_reason = PARTNER_TIMELINE[row.action]
-        actor = row.actor
-        if actor is None:
-            who = _("System")
-        elif actor.partner_id == deal.partner_id:
-            who = actor.full_name
-        else:
-            who = _("Vendor team")
-        entries.append(TimelineEntry(str(label), row.created_at, who, row.reason if show_reason else ""))
-    return entries
-
 
 # The customer dict's keys as the service names them → the form's field names.
 CUSTOMER_FIELD_MAP = {
@@ -223,7 +174,7 @@ def _detail_context(request, deal, **forms) -> dict:
     return {
         "deal": deal,
         "conflict": selectors.conflict_summary_for_partner(deal),
-        "timeline": partner_timeline(deal),
+        "timeline": selectors.deal_history_for_partner(deal),
         "extensions": extensions,
         "extensions_left": max(0, allowed - used),
         "extension_pending": any(e.status == ExtensionStatus.PENDING for e in extensions),
