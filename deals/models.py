@@ -6,6 +6,7 @@ Every write goes through `deals.services`; every read that a partner can reach g
 """
 
 import uuid
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -14,9 +15,19 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from deals.normalize import normalize_tax_id, registrable_domain
 from prm.models import Currency, TimeStampedModel
 
 # --- catalogue ----------------------------------------------------------------------------
+
+
+class CustomerAsEntered(NamedTuple):
+    name: str
+    website: str
+    domain: str
+    tax_id: str
+    country: str
+    city: str
 
 
 class ProductLine(TimeStampedModel):
@@ -222,6 +233,10 @@ class DealRegistration(TimeStampedModel):
     end_customer = models.ForeignKey(
         EndCustomer, verbose_name=_("end customer"), on_delete=models.PROTECT, related_name="registrations"
     )
+    # The customer as this partner typed it. The EndCustomer record is shared by every
+    # registration of the same company, so partners are shown this instead: another partner's
+    # spelling, website or city must never reach them.
+    customer_entered = models.JSONField(_("customer as entered"), default=dict, blank=True)
     title = models.CharField(_("opportunity"), max_length=200, blank=True)
     description = models.TextField(_("description"), blank=True)
     products = models.ManyToManyField(
@@ -365,6 +380,25 @@ class DealRegistration(TimeStampedModel):
     @property
     def is_editable(self) -> bool:
         return self.status in (DealStatus.DRAFT, DealStatus.RETURNED)
+
+    @property
+    def customer_as_entered(self) -> "CustomerAsEntered":
+        """Partner-facing customer details: what this registration's partner entered, with the
+        normalised domain and tax id derived from it (falls back to the shared record for rows
+        created before the entry was kept)."""
+        data = self.customer_entered or {}
+        if not data:
+            c = self.end_customer
+            return CustomerAsEntered(c.name, c.website, c.domain, c.tax_id, c.country, c.city)
+        website = data.get("website", "")
+        return CustomerAsEntered(
+            data.get("name", ""),
+            website,
+            registrable_domain(website) if website else "",
+            normalize_tax_id(data.get("tax_id", "")),
+            data.get("country", ""),
+            data.get("city", ""),
+        )
 
 
 class DealProduct(models.Model):

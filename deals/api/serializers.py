@@ -72,14 +72,25 @@ class ConflictSummarySerializer(serializers.Serializer):
         ref_name = "DealConflictSummary"
 
 
-class DealSerializer(serializers.Serializer):
+class _EndCustomerFieldMixin:
+    @extend_schema_field(EndCustomerSerializer)
+    def get_end_customer(self, deal):
+        # Staff see the shared customer record; a partner sees what it entered itself, never
+        # another partner's spelling, website or city of the same company.
+        request = self.context.get("request")
+        if request is not None and request.user.is_vendor_staff:
+            return EndCustomerSerializer(deal.end_customer).data
+        return EndCustomerSerializer(deal.customer_as_entered._asdict()).data
+
+
+class DealSerializer(_EndCustomerFieldMixin, serializers.Serializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     reference = serializers.CharField(read_only=True)
     status = named_choice_field("DealStatus", DealStatus.choices, read_only=True)
     status_label = serializers.CharField(source="get_status_display", read_only=True)
     partner = PartnerRefSerializer(read_only=True)
     submitted_by = UserRefSerializer(read_only=True)
-    end_customer = EndCustomerSerializer(read_only=True)
+    end_customer = serializers.SerializerMethodField()
     title = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True)
     products = ProductSerializer(many=True, read_only=True)

@@ -75,7 +75,7 @@ class DealForm(forms.Form):
 
     @classmethod
     def initial_from(cls, deal) -> dict:
-        customer = deal.end_customer
+        customer = deal.customer_as_entered
         return {
             "customer_name": customer.name,
             "customer_website": customer.website,

@@ -192,6 +192,16 @@ def _set_products(deal: DealRegistration, ids: list[int]) -> None:
 # --- create / edit ------------------------------------------------------------------------
 
 
+_ENTERED_KEYS = ("name", "website", "email", "tax_id", "country", "city")
+
+
+def _as_entered(customer: dict | None) -> dict:
+    """The partner's own entry, kept on the registration (see DealRegistration.customer_entered)."""
+    if not customer:
+        return {}
+    return {k: str(customer.get(k) or "").strip()[:300] for k in _ENTERED_KEYS if customer.get(k)}
+
+
 def deal_create(
     *,
     user,
@@ -231,6 +241,7 @@ def deal_create(
             partner=partner,
             submitted_by=user,
             end_customer=end_customer,
+            customer_entered=_as_entered(customer),
             title=(title or "").strip(),
             description=(description or "").strip(),
             value=_decimal(value, "value"),
@@ -267,7 +278,8 @@ def deal_update(*, user, deal: DealRegistration, **changes) -> DealRegistration:
         fields = []
         if "customer" in changes:
             deal.end_customer, _created = end_customer_get_or_create(**changes["customer"])
-            fields.append("end_customer")
+            deal.customer_entered = _as_entered(changes["customer"])
+            fields.extend(["end_customer", "customer_entered"])
         if "value" in changes:
             deal.value = _decimal(changes["value"], "value")
             fields.append("value")

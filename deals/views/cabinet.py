@@ -80,7 +80,7 @@ def _csv(deals):
             yield (
                 deal.reference,
                 deal.get_status_display(),
-                deal.end_customer.name,
+                deal.customer_as_entered.name,
                 deal.title,
                 ", ".join(p.name for p in deal.products.all()),
                 deal.value,
