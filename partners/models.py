@@ -171,6 +171,11 @@ class Partner(TimeStampedModel):
                 name="partner_type_valid", condition=Q(partner_type__in=[t.value for t in PartnerType])
             ),
             models.CheckConstraint(
+                name="partner_country_iso2",
+                condition=Q(country__regex=r"^[A-Z]{2}$"),
+                violation_error_message=_("Country must be a two-letter ISO code, e.g. RU."),
+            ),
+            models.CheckConstraint(
                 name="partner_latitude_range",
                 condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
             ),

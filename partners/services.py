@@ -133,6 +133,8 @@ def _apply(instance, data: dict, allowed: tuple[str, ...]) -> list[str]:
     for key, value in data.items():
         if key == "website_domain" and value:
             value = normalize_domain(value)
+        if key == "country" and isinstance(value, str):
+            value = value.strip().upper()
         if getattr(instance, key) != value:
             setattr(instance, key, value)
             changed.append(key)

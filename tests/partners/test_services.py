@@ -307,3 +307,13 @@ def test_notification_send_dedupes_by_key(manager):
     assert notification_send(user=manager, kind="t", title="A", dedupe_key="k1", email=False) is not None
     assert notification_send(user=manager, kind="t", title="A", dedupe_key="k1", email=False) is None
     assert Notification.objects.filter(user=manager).count() == 1
+
+
+def test_partner_country_is_upper_cased_and_must_be_iso2(manager):
+    partner = services.partner_create(actor=manager, **_create_kwargs(country=" ru "))
+    assert partner.country == "RU"
+    with pytest.raises(ApplicationError) as exc:
+        services.partner_update(actor=manager, partner=partner, data={"country": "Russia"})
+    assert "country" in exc.value.fields
+    partner.refresh_from_db()
+    assert partner.country == "RU"
