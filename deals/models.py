@@ -593,3 +593,105 @@ class Holiday(TimeStampedModel):
 
     def __str__(self):
         return f"{self.date:%Y-%m-%d} {self.name}"
+
+
+# --- sales records ------------------------------------------------------------------------
+
+
+class SalesKind(models.TextChoices):
+    SELL_IN = "sell_in", _("Sell-in (vendor to partner)")
+    SELL_OUT = "sell_out", _("Sell-out (partner to customer)")
+
+
+class SalesSource(models.TextChoices):
+    MANUAL = "manual", _("Entered by hand")
+    CSV = "csv", _("CSV import")
+    API = "api", _("API")
+
+
+class SalesRecord(TimeStampedModel):
+    """One line of revenue: sell-in invoiced by the vendor or sell-out reported by the partner.
+    Tiers, rebates, forecasts and reorder reminders are computed from these. A return is a
+    record with a negative amount (never an edit of the original)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    partner = models.ForeignKey(
+        "partners.Partner", verbose_name=_("partner"), on_delete=models.PROTECT, related_name="sales_records"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=SalesKind.choices)
+    occurred_on = models.DateField(_("date"))
+    # The invoice or report line this came from; makes re-imports idempotent.
+    reference = models.CharField(_("reference"), max_length=64, blank=True)
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sales_records",
+    )
+    quantity = models.IntegerField(_("quantity"), null=True, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
+    end_customer = models.ForeignKey(
+        EndCustomer,
+        verbose_name=_("end customer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sales_records",
+    )
+    registration = models.ForeignKey(
+        DealRegistration,
+        verbose_name=_("deal registration"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sales_records",
+    )
+    source = models.CharField(_("source"), max_length=16, choices=SalesSource.choices, default=SalesSource.MANUAL)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("entered by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_on", "-id"]
+        verbose_name = _("sales record")
+        verbose_name_plural = _("sales records")
+        constraints = [
+            models.CheckConstraint(name="sales_kind_valid", condition=Q(kind__in=SalesKind.values)),
+            models.CheckConstraint(
+                name="sales_amount_nonzero",
+                condition=~Q(amount=0),
+                violation_error_message=_("An amount of zero records nothing; a return is a negative amount."),
+            ),
+            models.CheckConstraint(
+                name="sales_quantity_sign_matches_amount",
+                condition=Q(quantity__isnull=True)
+                | Q(quantity=0)
+                | Q(quantity__gt=0, amount__gt=0)
+                | Q(quantity__lt=0, amount__lt=0),
+                violation_error_message=_("A return has a negative quantity and a negative amount."),
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "kind", "reference"],
+                condition=~Q(reference=""),
+                name="sales_reference_unique",
+                violation_error_message=_("A record with this reference already exists for this partner."),
+            ),
+        ]
+        indexes = [
+            # Trailing-window revenue per partner (tiers, rebates) and monthly history (forecasts).
+            models.Index(fields=["partner", "kind", "occurred_on"], name="sales_partner_kind_date_idx"),
+            # Period totals across all partners (dashboards, bulk tier evaluation).
+            models.Index(fields=["occurred_on"], name="sales_date_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} {self.currency} {self.occurred_on}"

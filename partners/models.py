@@ -299,6 +299,44 @@ class Contact(TimeStampedModel):
         return self.full_name
 
 
+class Certification(TimeStampedModel):
+    """A certificate one of the partner's people holds. Unexpired ones count for tiers and
+    earn points; `expires_on` empty means it does not expire."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("person"), on_delete=models.PROTECT, related_name="certifications"
+    )
+    course = models.CharField(_("course"), max_length=200)
+    certificate_number = models.CharField(_("certificate number"), max_length=64, blank=True)
+    earned_on = models.DateField(_("earned on"))
+    expires_on = models.DateField(_("expires on"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-earned_on", "-id"]
+        verbose_name = _("certification")
+        verbose_name_plural = _("certifications")
+        constraints = [
+            models.CheckConstraint(
+                name="certification_expires_after_earned",
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gt=F("earned_on")),
+                violation_error_message=_("A certificate must expire after the day it was earned."),
+            ),
+            models.UniqueConstraint(
+                fields=["contact", "course", "earned_on"],
+                name="certification_unique_per_person_course_day",
+                violation_error_message=_("This person already has this certificate from that day."),
+            ),
+        ]
+        indexes = [
+            # Tier evaluation and health count unexpired certificates per partner's people.
+            models.Index(fields=["contact", "expires_on"], name="certification_contact_exp_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.course} ({self.contact_id})"
+
+
 class AgreementStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     ACTIVE = "active", _("Active")
