@@ -195,3 +195,22 @@ def partner_counts_by_status() -> dict[str, int]:
 
 def tier_list() -> QuerySet[Tier]:
     return Tier.objects.order_by("rank")
+
+
+def partners_in_scope(*, user: User, manager: User | None = None) -> QuerySet[Partner]:
+    """The partners a dashboard or report shows for `user`: a channel manager's own partners, a
+    channel lead's team's (the lead's own and those of managers reporting to the lead), every
+    partner for an administrator. `manager` narrows the view to one manager's partners, within
+    what `user` may see. Partner users and anyone else get nothing."""
+    from prm.models import Role
+
+    if not user.is_vendor_staff:
+        return Partner.objects.none()
+    qs = Partner.objects.all()
+    if user.role == Role.CHANNEL_MANAGER:
+        qs = qs.filter(owner=user)
+    elif user.role == Role.CHANNEL_LEAD:
+        qs = qs.filter(Q(owner=user) | Q(owner__reports_to=user))
+    if manager is not None:
+        qs = qs.filter(owner=manager)
+    return qs
