@@ -596,3 +596,12 @@ def partner_user_set_active(*, actor, user: User, active: bool) -> User:
         partner_id=user.partner_id,
     )
     return user
+
+
+# Certifications live in their own module; import them from here like every partner write.
+from partners.services_certifications import (  # noqa: E402, F401
+    certification_create,
+    certification_expiry_reminders,
+    certification_revoke,
+    certification_update,
+)

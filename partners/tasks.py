@@ -71,3 +71,12 @@ def agreement_renewal_reminders(today: str | None = None) -> int:
                 )
             sent += notification is not None
     return sent
+
+
+@shared_task(acks_late=True, time_limit=600)
+def certification_expiry_reminders(today: str | None = None) -> int:
+    """Tell partner admins 30 days ahead that one of their people's certificates expires (once each)."""
+    from partners.services import certification_expiry_reminders as remind
+
+    day = timezone.localdate() if today is None else timezone.datetime.fromisoformat(today).date()
+    return remind(today=day, days=30)

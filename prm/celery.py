@@ -41,4 +41,9 @@ app.conf.beat_schedule = {
         "task": "deals.tasks.conflict_escalation",
         "schedule": crontab(minute=25),
     },
+    # Tell partner admins 30 days ahead that a person's certificate expires (once per certificate).
+    "partners-certification-expiry-reminders": {
+        "task": "partners.tasks.certification_expiry_reminders",
+        "schedule": crontab(hour=5, minute=20),
+    },
 }

@@ -10,6 +10,8 @@ Conflicts:           conflict_resolve
 Protection:          deal_request_extension, deal_approve_extension, deal_reject_extension
 Beat jobs (tasks):   deal_protection_send_reminders, deal_protection_expire, deal_review_sla_check,
                      conflicts_escalate_overdue
+Sales records:       sales_record_create, sales_record_return, sales_records_import (CSV, all or
+                     nothing, idempotent on partner+kind+reference), sales_record_net
 Business time:       sla.add_business_time, sla.business_time_between, sla.review_deadlines
 
 All raise prm.exceptions.ApplicationError (bad input; `fields` maps field → messages),
@@ -42,6 +44,7 @@ from .registration import (
     deal_update_progress,
 )
 from .reviews import deal_review_sla_check
+from .sales import sales_record_create, sales_record_net, sales_record_return, sales_records_import
 
 __all__ = [
     "PrecheckResult",
@@ -69,5 +72,9 @@ __all__ = [
     "end_customer_get_or_create",
     "end_customer_update",
     "max_extensions_for",
+    "sales_record_create",
+    "sales_record_net",
+    "sales_record_return",
+    "sales_records_import",
     "sla",
 ]
