@@ -22,6 +22,7 @@ from deals.models import (
     Product,
     ProductLine,
     ProtectionExtension,
+    SalesRecord,
 )
 from deals.normalize import normalize_tax_id
 from prm.admin import AuditedAdminMixin
@@ -183,3 +184,47 @@ class ProtectionExtensionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("registration", "requested_by")
     search_fields = ("registration__reference",)
     verbose_name = _("protection extension")
+
+
+@admin.register(SalesRecord)
+class SalesRecordAdmin(admin.ModelAdmin):
+    """Read-only: a sale is never edited or deleted (returns are new negative records). Record and
+    import sales on the staff pages; the action below returns sales through the service."""
+
+    list_display = (
+        "occurred_on",
+        "partner",
+        "kind",
+        "reference",
+        "product",
+        "quantity",
+        "amount",
+        "currency",
+        "source",
+    )
+    list_filter = ("kind", "source", "currency")
+    search_fields = ("reference", "partner__name", "note")
+    date_hierarchy = "occurred_on"
+    list_select_related = ("partner", "product")
+    readonly_fields = [f.name for f in SalesRecord._meta.fields]
+    actions = ["return_in_full"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Return selected sales in full"))
+    def return_in_full(self, request, queryset):
+        done = 0
+        for record in queryset.filter(amount__gt=0).order_by("pk"):
+            try:
+                services.sales_record_return(actor=request.user, record=record, reason=str(_("Returned in the admin")))
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{record}: {exc.message}", messages.WARNING)
+        self.message_user(request, _("%(n)s returns recorded.") % {"n": done}, messages.SUCCESS)

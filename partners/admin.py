@@ -7,6 +7,7 @@ audited by AuditedAdminMixin. Changelists select their foreign keys up front: no
 
 import datetime
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils import timezone
@@ -17,6 +18,7 @@ from partners import services
 from partners.models import (
     Agreement,
     AgreementStatus,
+    Certification,
     Contact,
     Interaction,
     Invitation,
@@ -477,3 +479,51 @@ class InvitationAdmin(AuditedAdminMixin, admin.ModelAdmin):
             self.message_user(
                 request, ngettext("%d invitation revoked.", "%d invitations revoked.", done) % done, messages.SUCCESS
             )
+
+
+class CertificationAdminForm(forms.ModelForm):
+    class Meta:
+        model = Certification
+        fields = ["contact", "course", "certificate_number", "earned_on", "expires_on"]
+
+    def clean_earned_on(self):
+        earned_on = self.cleaned_data["earned_on"]
+        if earned_on and earned_on > timezone.localdate():
+            raise forms.ValidationError(_("The date cannot be in the future."))
+        return earned_on
+
+
+@admin.register(Certification)
+class CertificationAdmin(admin.ModelAdmin):
+    """Writes go through partners.services (validated and audited like the staff pages); deleting
+    revokes through the service so the audit trail keeps the certificate."""
+
+    form = CertificationAdminForm
+    list_display = ("course", "contact", "partner_name", "earned_on", "expires_on", "certificate_number")
+    list_filter = ("earned_on", "expires_on")
+    search_fields = ("course", "certificate_number", "contact__full_name", "contact__partner__name")
+    list_select_related = ("contact__partner",)
+    autocomplete_fields = ("contact",)
+
+    @admin.display(description=_("partner"), ordering="contact__partner__name")
+    def partner_name(self, obj):
+        return obj.contact.partner.name
+
+    def save_model(self, request, obj, form, change):
+        data = {k: form.cleaned_data[k] for k in ("course", "certificate_number", "earned_on", "expires_on")}
+        if change:
+            changed = {k: v for k, v in data.items() if k in form.changed_data}
+            saved = services.certification_update(actor=request.user, certification=obj, data=changed)
+        else:
+            saved = services.certification_create(actor=request.user, contact=form.cleaned_data["contact"], **data)
+        obj.pk = saved.pk
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("contact",) if obj else ()
+
+    def delete_model(self, request, obj):
+        services.certification_revoke(actor=request.user, certification=obj, reason=str(_("Deleted in the admin")))
+
+    def delete_queryset(self, request, queryset):
+        for cert in queryset.order_by("pk"):
+            self.delete_model(request, cert)

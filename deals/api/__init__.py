@@ -2,11 +2,12 @@
 
 from rest_framework.routers import SimpleRouter
 
-from deals.api import views
+from deals.api import sales, views
 
 router = SimpleRouter()
 router.register("deals", views.DealViewSet, basename="deal")
 router.register("conflicts", views.ConflictViewSet, basename="conflict")
 router.register("products", views.ProductViewSet, basename="product")
+router.register("sales", sales.SalesViewSet, basename="sales")
 
 urlpatterns = router.urls

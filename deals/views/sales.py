@@ -76,7 +76,8 @@ def _list_context(request, *, staff: bool):
 def chart_data(*, partner_ids, months: int = CHART_MONTHS) -> dict:
     """Monthly sell-in and sell-out in the base currency for the last `months` months."""
     until = timezone.localdate()
-    since = (until.replace(day=1) - dt.timedelta(days=31 * (months - 1))).replace(day=1)
+    index = until.year * 12 + until.month - 1 - (months - 1)
+    since = dt.date(index // 12, index % 12 + 1, 1)
     axis = selectors.month_starts(since, until)
     series = {SalesKind.SELL_IN: dict.fromkeys(axis, 0.0), SalesKind.SELL_OUT: dict.fromkeys(axis, 0.0)}
     for total in selectors.sales_monthly_totals(partner_ids=partner_ids, since=since, until=until, strict=False):

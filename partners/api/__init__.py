@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from partners.api import views
+from partners.api import certifications, views
 
 router = SimpleRouter()
 router.register("partners", views.PartnerViewSet, basename="partner")
@@ -12,6 +12,7 @@ router.register("agreements", views.AgreementViewSet, basename="agreement")
 router.register("interactions", views.InteractionViewSet, basename="interaction")
 router.register("users", views.PartnerUserViewSet, basename="partner-user")
 router.register("invitations", views.InvitationViewSet, basename="invitation")
+router.register("certifications", certifications.CertificationViewSet, basename="certification")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),

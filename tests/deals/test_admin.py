@@ -25,6 +25,7 @@ from deals.models import (
     Product,
     ProductLine,
     ProtectionExtension,
+    SalesRecord,
 )
 from tests.deals.factories import (
     DirectAccountFactory,
@@ -45,6 +46,7 @@ ADMIN_MODELS = [
     DealRegistration,
     Conflict,
     ProtectionExtension,
+    SalesRecord,
 ]
 # Deals models without a page of their own, and why. A new model must be added to the admin
 # or here, with the reason, or test_every_deals_model_is_in_the_admin fails.
@@ -53,7 +55,7 @@ NOT_ON_THEIR_OWN_PAGE = {
     DealReferenceCounter: "internal counter behind DR-<year>-<n> references, bumped by an upsert",
 }
 # The lifecycle belongs to the services: the admin only looks.
-READ_ONLY = {DealRegistration, Conflict, ProtectionExtension}
+READ_ONLY = {DealRegistration, Conflict, ProtectionExtension, SalesRecord}
 # Created by registrations (end_customer_get_or_create), never by hand.
 NO_ADD_PAGE = READ_ONLY | {EndCustomer}
 _seq = itertools.count()
@@ -90,6 +92,15 @@ def make_rows(n: int, *, manager, partner_admin, other_partner_user) -> None:
         protected = make_deal(user=partner_admin, customer=_customer(i + 100_000), submit=True)
         protected = services.deal_approve(user=manager, deal=protected)
         services.deal_request_extension(user=partner_admin, deal=protected, reason="Customer board moved a month")
+        services.sales_record_create(
+            actor=manager,
+            partner=protected.partner,
+            kind="sell_in",
+            occurred_on=datetime.date(2026, 1, 1),
+            amount=100 + i,
+            currency="RUB",
+            reference=f"ADM-{i}",
+        )
 
 
 @pytest.fixture

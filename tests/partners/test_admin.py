@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from partners.models import (
+    Certification,
     Contact,
     Invitation,
     KeyAccountProfile,
@@ -63,6 +64,7 @@ def make_rows(n: int, owner: User) -> None:
         KeyAccountProfile.objects.create(partner=partner, senior_sponsor=f"Sponsor {i}")
         user = PartnerUserFactory(partner=partner, email=f"cab{i}@example.test")
         contact = ContactFactory(partner=partner, user=user)
+        Certification.objects.create(contact=contact, course=f"Course {i}", earned_on=datetime.date(2026, 1, 1))
         AgreementFactory(partner=partner, vendor_responsible=owner, partner_responsible=contact)
         InteractionFactory(
             partner=partner, author=owner, contact=contact, next_step="Call back", next_step_due=timezone.localdate()
