@@ -2,8 +2,9 @@
 
 Staff see every partner's records; a partner user (admin or rep) sees its own company's and
 gets Http404 for anything else. Totals are in the base currency, converted at stored rates
-(prm.money.RateTable) with the rate of each record's date: the database groups by currency
-and day in one query and Python converts the groups, so a report never loads every row.
+with prm.money.RateTable's rule (the latest rate on or before each record's date): the
+database joins each record to the rate of its day and sums, so a report is one query and
+never loads every row.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Min, QuerySet
+from django.utils.translation import gettext as _
 
 from deals.models import SalesKind, SalesRecord
 from partners.selectors import get_or_404, scope_to_partner
 from prm.exceptions import ApplicationError
-from prm.money import RateTable
+from prm.models import ExchangeRate
+from prm.money import base_currency
 
 _RELATED = ("partner", "product", "entered_by", "end_customer", "registration")
 
@@ -67,40 +71,86 @@ class SalesTotals:
     missing_rates: tuple[str, ...] = ()  # currencies left out because no rate is stored
 
 
-def _convert_groups(rows, rates: RateTable) -> tuple[list[tuple[dict, Decimal]], set[str]]:
-    converted, missing = [], set()
+# The rate of every day, from the stored rates (prm.money.RateTable's rule: the latest rate on or
+# before the day): each rate covers the days up to the next one for its currency, the newest
+# up to today. A few thousand rows at most, joined on (currency, day) with a hash join.
+_DAILY_RATES = """
+    ranges AS (
+        SELECT currency, valid_from, rate,
+               COALESCE(lead(valid_from) OVER (PARTITION BY currency ORDER BY valid_from) - 1,
+                        GREATEST(CURRENT_DATE, valid_from)) AS valid_to
+        FROM prm_exchangerate
+    ),
+    days AS (
+        SELECT r.currency AS cur, d::date AS day, r.rate
+        FROM ranges r, generate_series(r.valid_from, r.valid_to, interval '1 day') AS d
+    )
+"""
+_GROUP_SQL = {"partner_id": "s.partner_id", "kind": "s.kind", "month": "date_trunc('month', s.occurred_on)::date"}
+_CENT = Decimal("0.01")
+
+
+def _base_grouped(qs: QuerySet[SalesRecord], group: list[str]) -> list[dict]:
+    """Sums of `qs` in the base currency grouped by `group` (partner_id, kind, month), in one
+    query: every record is converted at the rate of its date inside the database. Each row has
+    `total` (None when nothing in the group could be converted), `unconverted` (records
+    without a rate) and `n`."""
+    try:
+        inner, params = (
+            qs.order_by().values("partner_id", "kind", "currency", "occurred_on", "amount").query.sql_with_params()
+        )
+    except EmptyResultSet:  # qs.none(): nothing to sum
+        return []
+    columns = ", ".join(f"{_GROUP_SQL[g]} AS {g}" for g in group)
+    group_by = ", ".join(str(i + 1) for i in range(len(group)))
+    # Sum per (group, currency, day) first: the join to the day's rate then runs on those sums,
+    # usually far fewer rows than records (a whole list's totals: kinds × currencies × days).
+    keys = ", ".join(k for k in ("partner_id", "kind", "currency", "occurred_on") if k != "partner_id" or k in group)
+    sql = f"""
+        WITH {_DAILY_RATES}
+        SELECT {columns + "," if columns else ""}
+               SUM(s.amount * CASE WHEN s.currency = %s THEN 1 ELSE days.rate END) AS total,
+               SUM(s.n) FILTER (WHERE s.currency <> %s AND days.rate IS NULL) AS unconverted,
+               SUM(s.n) AS n
+        FROM (SELECT {keys}, SUM(amount) AS amount, COUNT(*) AS n FROM ({inner}) AS r GROUP BY {keys}) AS s
+        LEFT JOIN days ON days.cur = s.currency AND days.day = s.occurred_on
+        {"GROUP BY " + group_by + " ORDER BY " + group_by if group else ""}
+    """  # noqa: S608 - only fixed column expressions and the ORM's own SQL are interpolated
+    base = base_currency()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [base, base, *params])
+        names = [c.name for c in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     for row in rows:
-        try:
-            rate = rates.rate(row["currency"], row["occurred_on"])
-        except ApplicationError:  # no stored rate for this currency on that day
-            missing.add(row["currency"])
-            continue
-        converted.append((row, (row["total"] * rate).quantize(Decimal("0.01"))))
-    return converted, missing
+        row["unconverted"], row["n"] = int(row["unconverted"] or 0), int(row["n"] or 0)
+    return rows
+
+
+def _missing_currencies(qs: QuerySet[SalesRecord]) -> tuple[str, ...]:
+    """Currencies of `qs` with a record dated before any stored rate (a rare second query)."""
+    base = base_currency()
+    missing = []
+    for currency, first in (
+        qs.order_by().exclude(currency=base).values_list("currency").annotate(first=Min("occurred_on"))
+    ):
+        earliest = ExchangeRate.objects.filter(currency=currency).aggregate(m=Min("valid_from"))["m"]
+        if earliest is None or first < earliest:
+            missing.append(currency)
+    return tuple(sorted(missing))
 
 
 def sales_totals(qs: QuerySet[SalesRecord]) -> SalesTotals:
-    """Sell-in and sell-out of a (filtered, scoped) queryset, in the base currency. Two queries
-    (the grouped sums and the rates), however many rows."""
-    from prm.money import base_currency
-
-    rows = list(
-        qs.order_by()
-        .values("kind", "currency", "occurred_on")
-        .annotate(total=Sum("amount"), n=Count("id"))
-        .values("kind", "currency", "occurred_on", "total", "n")
-    )
-    until = max((r["occurred_on"] for r in rows), default=None)
-    converted, missing = _convert_groups(rows, RateTable.load(until=until)) if rows else ([], set())
-    sums = {SalesKind.SELL_IN: Decimal(0), SalesKind.SELL_OUT: Decimal(0)}
-    for row, amount in converted:
-        sums[row["kind"]] += amount
+    """Sell-in and sell-out of a (filtered, scoped) queryset in the base currency: one query,
+    however many rows (more only when some currency has no stored rate)."""
+    rows = _base_grouped(qs, ["kind"])
+    sums = {r["kind"]: (r["total"] or Decimal(0)) for r in rows}
+    unconverted = sum(r["unconverted"] for r in rows)
     return SalesTotals(
-        sell_in=sums[SalesKind.SELL_IN],
-        sell_out=sums[SalesKind.SELL_OUT],
+        sell_in=sums.get(SalesKind.SELL_IN, Decimal(0)).quantize(_CENT),
+        sell_out=sums.get(SalesKind.SELL_OUT, Decimal(0)).quantize(_CENT),
         count=sum(r["n"] for r in rows),
         currency=base_currency(),
-        missing_rates=tuple(sorted(missing)),
+        missing_rates=_missing_currencies(qs) if unconverted else (),
     )
 
 
@@ -123,38 +173,40 @@ def sales_monthly_totals(
 ) -> list[MonthlyTotal]:
     """Net sales per calendar month (and kind, and partner with `by_partner`) between `since`
     and `until` inclusive, in the base currency, ordered by (partner, month, kind). Months
-    without sales are absent. One query for the sums and one for the rates.
+    without sales are absent. One query: the database converts each record at the rate of its
+    date and sums.
 
-    Forecasts and reorder reminders read the monthly sell-in history from here. With
-    `strict` (the default) a missing exchange rate raises ApplicationError, as prm.money does;
-    with strict=False the amounts without a rate are left out."""
+    Forecasts and reorder reminders read the monthly sell-in history from here. With `strict`
+    (the default) a missing exchange rate raises ApplicationError, as prm.money does; with
+    strict=False the amounts without a rate are left out."""
     qs = SalesRecord.objects.filter(occurred_on__gte=since, occurred_on__lte=until)
     if partner_ids is not None:
         qs = qs.filter(partner_id__in=partner_ids)
     if kind:
         qs = qs.filter(kind=kind)
-    group = ["kind", "currency", "occurred_on"] + (["partner_id"] if by_partner else [])
-    rows = list(
-        qs.order_by()
-        .annotate(month=TruncMonth("occurred_on"))
-        .values(*group, "month")
-        .annotate(total=Sum("amount"))
-        .values(*group, "month", "total")
-    )
-    rates = RateTable.load(until=until)
-    if strict:
-        converted = [(row, rates.to_base(row["total"], row["currency"], row["occurred_on"])) for row in rows]
-    else:
-        converted, _missing = _convert_groups(rows, rates)
-    sums: dict[tuple, Decimal] = {}
-    for row, amount in converted:
+    group = ["partner_id", "month", "kind"] if by_partner else ["month", "kind"]
+    rows = _base_grouped(qs, group)
+    if strict and any(r["unconverted"] for r in rows):
+        missing = _missing_currencies(qs) or ("?",)
+        raise ApplicationError(
+            _("No exchange rate for %(currency)s on or before %(date)s.")
+            % {"currency": ", ".join(missing), "date": until.isoformat()},
+            code="missing_rate",
+        )
+    result = []
+    for row in rows:
+        if row["total"] is None:
+            continue
         month = row["month"].date() if isinstance(row["month"], dt.datetime) else row["month"]
-        key = (row.get("partner_id") if by_partner else None, month, row["kind"])
-        sums[key] = sums.get(key, Decimal(0)) + amount
-    return [
-        MonthlyTotal(month=month, kind=k, amount=amount, partner_id=pid)
-        for (pid, month, k), amount in sorted(sums.items(), key=lambda item: (item[0][0] or 0, item[0][1], item[0][2]))
-    ]
+        result.append(
+            MonthlyTotal(
+                month=month,
+                kind=row["kind"],
+                amount=row["total"].quantize(_CENT),
+                partner_id=row.get("partner_id") if by_partner else None,
+            )
+        )
+    return result
 
 
 def month_starts(since: dt.date, until: dt.date) -> list[dt.date]:

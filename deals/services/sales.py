@@ -29,6 +29,10 @@ from prm.models import Currency
 
 MAX_AMOUNT = Decimal("99999999999999.99")  # max_digits=16, decimal_places=2
 RETURN_PREFIX = "R-"
+# Django rebuilds `Choices.values` on every access; imports check them per line.
+_KINDS = frozenset(SalesKind.values)
+_CURRENCIES = frozenset(Currency.values)
+_CURRENCY_LIST = ", ".join(Currency.values)
 
 # The columns a sales CSV may carry (the template download lists them in this order).
 IMPORT_COLUMNS = ("partner", "kind", "date", "reference", "sku", "quantity", "amount", "currency", "note")
@@ -58,7 +62,11 @@ def _parse_date(value) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     text = str(value or "").strip()
-    for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y"):
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    for fmt in ("%d.%m.%Y", "%d/%m/%Y"):
         try:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
@@ -103,15 +111,14 @@ def clean_sales_fields(data: dict, *, today: dt.date | None = None) -> tuple[dic
     cleaned: dict = {}
 
     kind = str(data.get("kind") or "").strip().lower().replace("-", "_")
-    if kind not in SalesKind.values:
+    if kind not in _KINDS:
         errors["kind"] = [_("Use “sell_in” or “sell_out”.")]
     cleaned["kind"] = kind
 
     currency = str(data.get("currency") or "").strip().upper()
-    if currency not in Currency.values:
+    if currency not in _CURRENCIES:
         errors["currency"] = [
-            _("Unknown currency “%(value)s”; use one of %(choices)s.")
-            % {"value": currency, "choices": ", ".join(Currency.values)}
+            _("Unknown currency “%(value)s”; use one of %(choices)s.") % {"value": currency, "choices": _CURRENCY_LIST}
         ]
     cleaned["currency"] = currency
 
@@ -456,7 +463,7 @@ def sales_records_import(
         if actor.is_partner_user and cleaned["kind"] == SalesKind.SELL_IN:
             messages.append(_("Partners report sell-out only; sell-in is recorded by the vendor."))
         row.partner, row.cleaned = row_partner, {**cleaned, "product": product}
-        if row_partner is not None and cleaned["reference"] and cleaned["kind"] in SalesKind.values:
+        if row_partner is not None and cleaned["reference"] and cleaned["kind"] in _KINDS:
             key3 = (row_partner.pk, cleaned["kind"], cleaned["reference"])
             if key3 in seen:
                 messages.append(_("This reference appears twice in the file."))
