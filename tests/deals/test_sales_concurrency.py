@@ -41,7 +41,14 @@ def test_sales_record_return_concurrently_never_exceeds_the_sale(manager, partne
 def test_sales_records_import_concurrently_creates_each_line_once(manager, partner_a):
     day = (timezone.localdate() - dt.timedelta(days=2)).isoformat()
     rows = [
-        {"partner": partner_a.name, "kind": "sell_in", "date": day, "reference": f"C-{i}", "amount": "10", "currency": "RUB"}
+        {
+            "partner": partner_a.name,
+            "kind": "sell_in",
+            "date": day,
+            "reference": f"C-{i}",
+            "amount": "10",
+            "currency": "RUB",
+        }
         for i in range(50)
     ]
     results = run_together([lambda: services.sales_records_import(actor=manager, rows=rows) for _ in range(3)])

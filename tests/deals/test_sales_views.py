@@ -224,3 +224,19 @@ def test_cabinet_sales_import_for_partner_admin(partner_admin_client, partner_a,
 
 def test_cabinet_sales_pages_are_not_for_staff(manager_client):
     assert manager_client.get(reverse("cabinet:sales_list")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "name", ["cabinet:sales_list", "cabinet:sales_create", "cabinet:sales_import", "cabinet:sales_import_template"]
+)
+def test_cabinet_sales_urls_anonymous_go_to_log_in(name):
+    assert Client().get(reverse(name)).status_code == 302
+    assert Client().post(reverse(name)).status_code == 302
+    assert not SalesRecord.objects.exists()
+
+
+def test_staff_sales_create_and_import_refuse_partner_b_posts(other_partner_client, partner_a):
+    data = {"partner": partner_a.public_id, "kind": "sell_in", "occurred_on": _day(), "amount": "1", "currency": "RUB"}
+    assert other_partner_client.post(reverse("staff:sales_create"), data).status_code == 404
+    assert other_partner_client.post(reverse("staff:sales_import"), {"confirm": "1"}).status_code == 404
+    assert not SalesRecord.objects.exists()

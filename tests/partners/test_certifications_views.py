@@ -124,3 +124,12 @@ def test_certifications_api_list_query_count(api_client, manager, django_assert_
         _cert(manager, ContactFactory(partner=PartnerFactory()), course=f"K{i}")
     with django_assert_max_num_queries(len(small.captured_queries)):
         api_client.get(API)
+
+
+def test_certification_revoke_anonymous_and_partner_users_change_nothing(manager, partner_a, partner_admin_client):
+    cert = _cert(manager, ContactFactory(partner=partner_a))
+    url = reverse("staff:certification_revoke", args=[cert.public_id])
+    assert Client().post(url).status_code == 302
+    assert partner_admin_client.post(url).status_code == 404  # even its own partner's: staff only
+    assert Certification.objects.filter(pk=cert.pk).exists()
+    assert Client().get(reverse("cabinet:certification_list")).status_code == 302
