@@ -41,4 +41,9 @@ app.conf.beat_schedule = {
         "task": "deals.tasks.conflict_escalation",
         "schedule": crontab(minute=25),
     },
+    # Nightly: re-evaluate partner tiers (promote at once, warn at-risk partners, demote after notice).
+    "programs-tiers-evaluate": {
+        "task": "programs.tasks_tiers.tiers_evaluate_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
