@@ -34,4 +34,4 @@ class WhatIfForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            field.widget.attrs.update({"class": "form-control", "hx-trigger": "input changed delay:300ms"})
+            field.widget.attrs.update({"class": "form-control"})
