@@ -100,12 +100,16 @@ def _notify_on_commit(change_ids: list[int]) -> None:
         transaction.on_commit(lambda: tier_change_notify.delay(ids))
 
 
-def tiers_evaluate(*, partner_ids=None, now: datetime.datetime | None = None, actor=None) -> EvaluationSummary:
+def tiers_evaluate(
+    *, partner_ids=None, now: datetime.datetime | None = None, actor=None, notify: bool = True
+) -> EvaluationSummary:
     """Evaluate the tiers of `partner_ids` (default: every partner in the programme).
 
     Works in chunks of CHUNK_SIZE partners, one transaction each (rows locked FOR UPDATE), so a
     crash loses at most one chunk and a rerun finishes the job. Metrics come from a few
-    aggregate queries per chunk (programs.selectors.tiers.tier_metrics)."""
+    aggregate queries per chunk (programs.selectors.tiers.tier_metrics). `notify=False` (demo
+    replays of past months) records everything but queues no notification; the applied
+    changes' ids are in the summary for the caller to notify."""
     now = now or timezone.now()
     qs = Partner.objects.filter(status__in=EVALUATED_STATUSES)
     if partner_ids is not None:
@@ -115,12 +119,14 @@ def tiers_evaluate(*, partner_ids=None, now: datetime.datetime | None = None, ac
     rates = RateTable.load(until=tier_window(now)[1])
     summary = EvaluationSummary()
     for i in range(0, len(ids), CHUNK_SIZE):
-        _evaluate_chunk(ids[i : i + CHUNK_SIZE], now=now, actor=actor, tiers=tiers, rates=rates, summary=summary)
+        _evaluate_chunk(
+            ids[i : i + CHUNK_SIZE], now=now, actor=actor, tiers=tiers, rates=rates, summary=summary, notify=notify
+        )
     return summary
 
 
 @transaction.atomic
-def _evaluate_chunk(ids, *, now, actor, tiers, rates, summary: EvaluationSummary) -> None:
+def _evaluate_chunk(ids, *, now, actor, tiers, rates, summary: EvaluationSummary, notify: bool) -> None:
     today = timezone.localdate(now)
     cfg = settings.PRM
     approval = cfg["TIER_CHANGES_NEED_APPROVAL"]
@@ -266,6 +272,8 @@ def _evaluate_chunk(ids, *, now, actor, tiers, rates, summary: EvaluationSummary
     for target, pids in moves.items():
         Partner.objects.filter(pk__in=pids).update(tier_id=target, tier_since=today, updated_at=now)
     if audits:
+        for entry in audits:
+            entry.created_at = now  # the evaluation's moment (replays of past days keep their dates)
         AuditLog.objects.bulk_create(audits)
     # Field names, not attnames, for bulk_update ("at_risk_tier_id" → "at_risk_tier").
     changed_fields = {n.removesuffix("_id") for names in dirty.values() for n in names}
@@ -275,7 +283,8 @@ def _evaluate_chunk(ids, *, now, actor, tiers, rates, summary: EvaluationSummary
             st.updated_at = now
         PartnerTierStatus.objects.bulk_update(rows, [*sorted(changed_fields), "updated_at"], batch_size=500)
     PartnerTierStatus.objects.filter(partner_id__in=list(partners)).update(last_evaluated_at=now)
-    _notify_on_commit([c.pk for c in new_changes if c.status == ChangeStatus.APPLIED and c.kind != "recovered"])
+    if notify:
+        _notify_on_commit([c.pk for c in new_changes if c.status == ChangeStatus.APPLIED and c.kind != "recovered"])
 
 
 # --- Staff actions ------------------------------------------------------------------------------
