@@ -116,10 +116,20 @@ def tier_list() -> list[Tier]:
     return list(Tier.objects.order_by("rank"))
 
 
+def tier_meets(metrics: TierMetrics, tier: Tier) -> bool:
+    """Every threshold of `tier` met (the same comparison as tier_gaps' `met`, without building
+    the gaps: the engine calls this for every partner and tier)."""
+    return (
+        metrics.revenue >= tier.min_revenue
+        and metrics.won_deals >= tier.min_won_deals
+        and metrics.certified_people >= tier.min_certified_people
+    )
+
+
 def tier_qualify(metrics: TierMetrics, tiers: list[Tier]) -> Tier | None:
     """The highest tier whose thresholds are all met (None if not even the entry tier's)."""
     for tier in sorted(tiers, key=lambda t: t.rank, reverse=True):
-        if all(gap.met for gap in tier_gaps(metrics, tier)):
+        if tier_meets(metrics, tier):
             return tier
     return None
 
@@ -169,14 +179,17 @@ def _day_bounds(start: datetime.date, end: datetime.date) -> tuple[datetime.date
 
 
 def tier_metrics(
-    partner_ids: list[int], *, now: datetime.datetime | None = None, rates: RateTable | None = None
+    partner_ids: list[int] | None, *, now: datetime.datetime | None = None, rates: RateTable | None = None
 ) -> tuple[dict[int, TierMetrics], dict[int, str]]:
     """Metrics of many partners in three aggregate queries (whatever their number).
 
     Amounts in the base currency are summed by the database; others are summed per partner,
     currency and day and converted with the day's stored rate (RateTable, loaded once).
-    Returns (metrics by partner id — every id, zeros when nothing —, errors by partner id:
-    a partner with an amount no rate can convert is reported, not guessed).
+    `partner_ids=None` computes every partner at once (the nightly run: one pass over each
+    table beats one pass per chunk). Returns (metrics by partner id — every id asked for, zeros
+    when nothing; with None only partners that have something, so read it with
+    `.get(pid, TierMetrics())` —, errors by partner id: a partner with an amount no rate can
+    convert is reported, not guessed).
     """
     start, end = tier_window(now)
     start_dt, end_dt = _day_bounds(start, end)
@@ -196,12 +209,14 @@ def tier_metrics(
             return
         revenue[partner_id] = revenue.get(partner_id, Decimal(0)) + amount
 
+    def scoped(qs, field="partner_id"):
+        return qs if partner_ids is None else qs.filter(**{f"{field}__in": partner_ids})
+
     # Base-currency amounts need no date; grouping them by day would only multiply rows.
     deal_day = Case(When(currency=base, then=Value(None)), default=TruncDate("closed_at"))
     deals = (
-        DealRegistration.objects.filter(
-            partner_id__in=partner_ids, status=DealStatus.WON, closed_at__gte=start_dt, closed_at__lt=end_dt
-        )
+        scoped(DealRegistration.objects)
+        .filter(status=DealStatus.WON, closed_at__gte=start_dt, closed_at__lt=end_dt)
         .annotate(day=deal_day)
         .values("partner_id", "currency", "day")
         .annotate(total=Sum("final_amount"), n=Count("id"))
@@ -213,8 +228,8 @@ def tier_metrics(
 
     sales_day = Case(When(currency=base, then=Value(None)), default="occurred_on")
     sales = (
-        SalesRecord.objects.filter(
-            partner_id__in=partner_ids,
+        scoped(SalesRecord.objects)
+        .filter(
             kind__in=settings.PRM["TIER_SALES_KINDS"],
             occurred_on__gte=start,
             occurred_on__lte=end,
@@ -229,7 +244,8 @@ def tier_metrics(
         add(row["partner_id"], row["currency"], row["day"], row["total"])
 
     certified = dict(
-        Certification.objects.filter(contact__partner_id__in=partner_ids, contact__is_active=True, earned_on__lte=end)
+        scoped(Certification.objects, "contact__partner_id")
+        .filter(contact__is_active=True, earned_on__lte=end)
         .filter(Q(expires_on__isnull=True) | Q(expires_on__gt=end))
         .values("contact__partner_id")
         .annotate(n=Count("contact_id", distinct=True))
@@ -242,7 +258,7 @@ def tier_metrics(
             won_deals=won.get(pid, 0),
             certified_people=certified.get(pid, 0),
         )
-        for pid in partner_ids
+        for pid in (partner_ids if partner_ids is not None else {*revenue, *won, *certified})
     }
     return metrics, errors
 

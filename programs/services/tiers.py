@@ -16,11 +16,13 @@ history, audit row or notification is written twice.
 from __future__ import annotations
 
 import datetime
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,6 +48,34 @@ __all__ = [
 ]
 
 # Partners the engine evaluates: those in the programme (not prospects, applicants, terminated).
+# The status columns the evaluation reads and writes.
+STATUS_FIELDS = (
+    "id",
+    "partner_id",
+    "qualified_tier_id",
+    "at_risk_since",
+    "at_risk_tier_id",
+    "demotion_due_on",
+    "locked",
+    "last_metrics",
+    "pending_change_id",
+    "rejected_target",
+    "updated_at",
+)
+# A partner's state before its first evaluation.
+NEW_STATUS = {
+    "id": None,
+    "qualified_tier_id": None,
+    "at_risk_since": None,
+    "at_risk_tier_id": None,
+    "demotion_due_on": None,
+    "locked": False,
+    "last_metrics": {},
+    "pending_change_id": None,
+    "pending_change": None,
+    "rejected_target": "",
+    "updated_at": None,
+}
 EVALUATED_STATUSES = (PartnerStatus.ONBOARDING, PartnerStatus.ACTIVE, PartnerStatus.SUSPENDED)
 CHUNK_SIZE = 2000
 
@@ -117,61 +147,71 @@ def tiers_evaluate(
     ids = list(qs.order_by("pk").values_list("pk", flat=True))
     tiers = tier_list()
     rates = RateTable.load(until=tier_window(now)[1])
+    # Metrics first, for all partners at once (three aggregate queries); chunks then only lock
+    # and write. The numbers come from deals, sales and certificates, not from the locked rows.
+    metrics, errors = tier_metrics(ids if partner_ids is not None else None, now=now, rates=rates)
     summary = EvaluationSummary()
     for i in range(0, len(ids), CHUNK_SIZE):
         _evaluate_chunk(
-            ids[i : i + CHUNK_SIZE], now=now, actor=actor, tiers=tiers, rates=rates, summary=summary, notify=notify
+            ids[i : i + CHUNK_SIZE],
+            now=now,
+            actor=actor,
+            tiers=tiers,
+            metrics=metrics,
+            errors=errors,
+            summary=summary,
+            notify=notify,
         )
     return summary
 
 
 @transaction.atomic
-def _evaluate_chunk(ids, *, now, actor, tiers, rates, summary: EvaluationSummary, notify: bool) -> None:
+def _evaluate_chunk(ids, *, now, actor, tiers, metrics, errors, summary: EvaluationSummary, notify: bool) -> None:
     today = timezone.localdate(now)
     cfg = settings.PRM
     approval = cfg["TIER_CHANGES_NEED_APPROVAL"]
     notice = datetime.timedelta(days=cfg["TIER_DEMOTION_NOTICE_DAYS"])
     tier_by_id = {t.pk: t for t in tiers}
 
-    partners = {
-        p.pk: p
-        for p in Partner.objects.select_for_update(of=("self",))
-        .filter(pk__in=ids)
-        .only("pk", "name", "tier_id", "tier_since")
-    }
-    existing = set(PartnerTierStatus.objects.filter(partner_id__in=ids).values_list("partner_id", flat=True))
-    missing = [PartnerTierStatus(partner_id=pid) for pid in partners if pid not in existing]
-    if missing:
-        PartnerTierStatus.objects.bulk_create(missing, ignore_conflicts=True)
-    statuses = {
-        s.partner_id: s
-        for s in PartnerTierStatus.objects.select_for_update(of=("self",))
-        .select_related("pending_change")
+    # Plain rows, not model instances: thousands per chunk, and only a few fields are needed.
+    partners, names = {}, {}
+    for pid, tier_id, name in (
+        Partner.objects.select_for_update(of=("self",)).filter(pk__in=ids).values_list("pk", "tier_id", "name")
+    ):
+        partners[pid], names[pid] = tier_id, name
+    statuses = {}
+    for row in (
+        PartnerTierStatus.objects.select_for_update(of=("self",))
         .filter(partner_id__in=ids)
-    }
-    metrics, errors = tier_metrics(list(partners), now=now, rates=rates)
-    summary.errors.update(errors)
+        .values(*STATUS_FIELDS, "pending_change__kind", "pending_change__to_tier_id")
+    ):
+        pending_kind, pending_to = row.pop("pending_change__kind"), row.pop("pending_change__to_tier_id")
+        row["pending_change"] = SimpleNamespace(kind=pending_kind, to_tier_id=pending_to) if pending_kind else None
+        statuses[row["partner_id"]] = SimpleNamespace(**row)
+    for pid in partners:
+        if pid not in statuses:  # first evaluation: created by the upsert in _write_statuses
+            statuses[pid] = SimpleNamespace(**{**NEW_STATUS, "partner_id": pid})
+    summary.errors.update({pid: errors[pid] for pid in partners if pid in errors})
+    zero = TierMetrics()
 
-    new_changes: list[TierChange] = []
-    pending_for: dict[int, TierChange] = {}  # partner id → its new pending change
+    new_changes: list[dict] = []  # at most one per partner per evaluation
+    pending_for: set[int] = set()  # partners whose new change awaits approval
     cancel_ids: list[int] = []
     moves: dict[int | None, list[int]] = defaultdict(list)  # target tier id → partner ids
     audits: list[AuditLog] = []
     dirty: dict[int, set[str]] = defaultdict(set)
 
-    def record(pid, kind, frm, to, m, status=ChangeStatus.APPLIED, reason=""):
-        change = TierChange(
-            partner_id=pid,
-            kind=kind,
-            from_tier_id=frm.pk if frm else None,
-            to_tier_id=to.pk if to else None,
-            metrics=m,
-            reason=reason,
-            status=status,
-            created_at=now,
+    def record(pid, kind, frm, to, m, status=ChangeStatus.APPLIED):
+        new_changes.append(
+            {
+                "partner_id": pid,
+                "kind": str(kind),
+                "from_tier_id": frm.pk if frm else None,
+                "to_tier_id": to.pk if to else None,
+                "metrics": m,
+                "status": str(status),
+            }
         )
-        new_changes.append(change)
-        return change
 
     def set_(st, **values):
         for name, value in values.items():
@@ -195,7 +235,8 @@ def _evaluate_chunk(ids, *, now, actor, tiers, rates, summary: EvaluationSummary
                 # Already waiting for a manager: nothing new to propose.
                 return False
             cancel_pending(st)
-            pending_for[pid] = record(pid, kind, cur, q, m, status=ChangeStatus.PENDING)
+            record(pid, kind, cur, q, m, status=ChangeStatus.PENDING)
+            pending_for.add(pid)
             summary.pending += 1
             return True
         cancel_pending(st)
@@ -205,7 +246,7 @@ def _evaluate_chunk(ids, *, now, actor, tiers, rates, summary: EvaluationSummary
             audit_build(
                 actor=actor,
                 action="partner.set_tier",
-                instance=partners[pid],
+                instance=Partner(pk=pid, name=names.get(pid, "")),
                 before={"tier_id": cur.pk if cur else None},
                 after={"tier_id": q.pk if q else None},
                 reason=_("Tier evaluation: %(kind)s") % {"kind": ChangeKind(kind).label},
@@ -217,15 +258,15 @@ def _evaluate_chunk(ids, *, now, actor, tiers, rates, summary: EvaluationSummary
             summary.demoted += 1
         return True
 
-    for pid, partner in partners.items():
+    for pid in partners:
         summary.evaluated += 1
         if pid in errors:
             continue
         st = statuses[pid]
-        m = metrics[pid]
+        m = metrics.get(pid, zero)
         mj = m.as_json()
         q = tier_qualify(m, tiers)
-        cur = tier_by_id.get(partner.tier_id)
+        cur = tier_by_id.get(partners[pid])
         set_(st, last_metrics=mj, qualified_tier_id=q.pk if q else None)
         key = _target_key(q)
         if st.rejected_target and st.rejected_target != key:
@@ -262,29 +303,93 @@ def _evaluate_chunk(ids, *, now, actor, tiers, rates, summary: EvaluationSummary
         TierChange.objects.filter(pk__in=cancel_ids, status=ChangeStatus.PENDING).update(
             status=ChangeStatus.CANCELLED, decided_at=now, updated_at=now
         )
-    if new_changes:
-        TierChange.objects.bulk_create(new_changes)
-        summary.change_ids.extend(
-            c.pk for c in new_changes if c.status == ChangeStatus.APPLIED and c.kind != ChangeKind.RECOVERED
-        )
-    for pid, change in pending_for.items():
-        set_(statuses[pid], pending_change_id=change.pk)
+    change_ids = _insert_changes(new_changes, now=now, actor=actor)
+    to_notify = [
+        change_ids[c["partner_id"]]
+        for c in new_changes
+        if c["status"] == ChangeStatus.APPLIED and c["kind"] != ChangeKind.RECOVERED
+    ]
+    summary.change_ids.extend(to_notify)
+    for pid in pending_for:
+        set_(statuses[pid], pending_change_id=change_ids[pid])
     for target, pids in moves.items():
         Partner.objects.filter(pk__in=pids).update(tier_id=target, tier_since=today, updated_at=now)
     if audits:
         for entry in audits:
             entry.created_at = now  # the evaluation's moment (replays of past days keep their dates)
         AuditLog.objects.bulk_create(audits)
-    # Field names, not attnames, for bulk_update ("at_risk_tier_id" → "at_risk_tier").
-    changed_fields = {n.removesuffix("_id") for names in dirty.values() for n in names}
-    if changed_fields:
-        rows = [statuses[pid] for pid in dirty]
-        for st in rows:
-            st.updated_at = now
-        PartnerTierStatus.objects.bulk_update(rows, [*sorted(changed_fields), "updated_at"], batch_size=500)
-    PartnerTierStatus.objects.filter(partner_id__in=list(partners)).update(last_evaluated_at=now)
+    _write_statuses(list(statuses.values()), dirty=set(dirty), now=now)
     if notify:
-        _notify_on_commit([c.pk for c in new_changes if c.status == ChangeStatus.APPLIED and c.kind != "recovered"])
+        _notify_on_commit(to_notify)
+
+
+def _unnest(sql_head: str, columns: dict[str, tuple[str, list]], sql_tail: str = "", extra_params=()) -> list:
+    """Run `sql_head SELECT … FROM unnest(%s::type[], …) AS v(cols) sql_tail` with one array per
+    column: thousands of rows in one statement, without Django's per-row, per-field SQL."""
+    arrays = ", ".join(f"%s::{kind}[]" for kind, _values in columns.values())
+    sql = f"{sql_head} FROM unnest({arrays}) AS v({', '.join(columns)}) {sql_tail}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*extra_params, *(values for _kind, values in columns.values())])
+        return cursor.fetchall() if cursor.description else []
+
+
+def _insert_changes(changes: list[dict], *, now, actor) -> dict[int, int]:
+    """Insert the chunk's history rows; returns the new id by partner (one change per partner)."""
+    if not changes:
+        return {}
+    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
+    columns = {
+        "partner_id": ("bigint", [c["partner_id"] for c in changes]),
+        "kind": ("text", [c["kind"] for c in changes]),
+        "from_tier_id": ("bigint", [c["from_tier_id"] for c in changes]),
+        "to_tier_id": ("bigint", [c["to_tier_id"] for c in changes]),
+        "metrics": ("text", [json.dumps(c["metrics"]) for c in changes]),
+        "status": ("text", [c["status"] for c in changes]),
+    }
+    table = TierChange._meta.db_table
+    rows = _unnest(
+        f"INSERT INTO {table} (created_at, updated_at, partner_id, kind, from_tier_id, to_tier_id, metrics, "  # noqa: S608
+        "reason, actor_id, status, decision_reason) "
+        "SELECT %s, %s, v.partner_id, v.kind, v.from_tier_id, v.to_tier_id, v.metrics::jsonb, '', %s, v.status, ''",
+        columns,
+        "RETURNING partner_id, id",
+        extra_params=(now, now, actor_id),
+    )
+    return dict(rows)
+
+
+def _write_statuses(rows: list, *, dirty: set[int], now) -> None:
+    """Upsert the chunk's status rows in one statement: new partners' rows are created, changed
+    rows get their new state, every row its last_evaluated_at. (Django's bulk_update builds a
+    CASE per row and field, which takes tens of seconds to compile for thousands of rows.)
+    `locked` and the lock fields are never written here: only tier_lock/tier_unlock do."""
+    if not rows:
+        return
+    columns = {
+        "partner_id": ("bigint", [r.partner_id for r in rows]),
+        "qualified_tier_id": ("bigint", [r.qualified_tier_id for r in rows]),
+        "at_risk_since": ("timestamptz", [r.at_risk_since for r in rows]),
+        "at_risk_tier_id": ("bigint", [r.at_risk_tier_id for r in rows]),
+        "demotion_due_on": ("date", [r.demotion_due_on for r in rows]),
+        "last_metrics": ("text", [json.dumps(r.last_metrics) for r in rows]),
+        "pending_change_id": ("bigint", [r.pending_change_id for r in rows]),
+        "rejected_target": ("text", [r.rejected_target for r in rows]),
+        "updated_at": (
+            "timestamptz",
+            [now if r.partner_id in dirty or r.updated_at is None else r.updated_at for r in rows],
+        ),
+    }
+    updated = [name for name in columns if name != "partner_id"]
+    table = PartnerTierStatus._meta.db_table
+    _unnest(
+        f"INSERT INTO {table} (created_at, locked, lock_reason, last_evaluated_at, {', '.join(columns)}) "  # noqa: S608
+        f"SELECT %s, false, '', %s, v.{', v.'.join(columns)}".replace("v.last_metrics", "v.last_metrics::jsonb"),
+        columns,
+        "ON CONFLICT (partner_id) DO UPDATE SET "
+        + ", ".join(f"{name} = EXCLUDED.{name}" for name in updated)
+        + ", last_evaluated_at = EXCLUDED.last_evaluated_at",
+        extra_params=(now, now),
+    )
 
 
 # --- Staff actions ------------------------------------------------------------------------------
