@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.db.models import Case, Count, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -234,7 +234,11 @@ def tier_metrics(
             occurred_on__gte=start,
             occurred_on__lte=end,
         )
-        .filter(Q(registration__isnull=True) | ~Q(registration__status=DealStatus.WON))
+        # EXISTS, not a join: most records have no registration, and a join would hash every deal.
+        .filter(
+            Q(registration__isnull=True)
+            | ~Exists(DealRegistration.objects.filter(pk=OuterRef("registration_id"), status=DealStatus.WON))
+        )
         .annotate(day=sales_day)
         .values("partner_id", "currency", "day")
         .annotate(total=Sum("amount"))

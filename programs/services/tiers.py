@@ -314,11 +314,12 @@ def _evaluate_chunk(ids, *, now, actor, tiers, metrics, errors, summary: Evaluat
         set_(statuses[pid], pending_change_id=change_ids[pid])
     for target, pids in moves.items():
         Partner.objects.filter(pk__in=pids).update(tier_id=target, tier_since=today, updated_at=now)
-    if audits:
-        for entry in audits:
-            entry.created_at = now  # the evaluation's moment (replays of past days keep their dates)
-        AuditLog.objects.bulk_create(audits)
-    _write_statuses(list(statuses.values()), dirty=set(dirty), now=now)
+    _insert_audits(audits, now=now)
+    _write_statuses([st for st in statuses.values() if st.partner_id in dirty or st.id is None], now=now)
+    # The others only record that they were looked at (a narrow update, no JSON to parse).
+    clean = [st.id for st in statuses.values() if st.partner_id not in dirty and st.id is not None]
+    if clean:
+        PartnerTierStatus.objects.filter(pk__in=clean).update(last_evaluated_at=now)
     if notify:
         _notify_on_commit(to_notify)
 
@@ -358,9 +359,33 @@ def _insert_changes(changes: list[dict], *, now, actor) -> dict[int, int]:
     return dict(rows)
 
 
-def _write_statuses(rows: list, *, dirty: set[int], now) -> None:
-    """Upsert the chunk's status rows in one statement: new partners' rows are created, changed
-    rows get their new state, every row its last_evaluated_at. (Django's bulk_update builds a
+def _insert_audits(entries: list[AuditLog], *, now) -> None:
+    """Save audit rows built by prm.audit.audit_build (the one definition of their content), in
+    one statement, dated at the evaluation's moment (replays of past days keep their dates)."""
+    if not entries:
+        return
+    columns = {
+        "actor_id": ("bigint", [e.actor_id for e in entries]),
+        "action": ("text", [e.action for e in entries]),
+        "object_type": ("text", [e.object_type for e in entries]),
+        "object_id": ("text", [e.object_id for e in entries]),
+        "object_repr": ("text", [e.object_repr for e in entries]),
+        "partner_id": ("bigint", [e.partner_id for e in entries]),
+        "before": ("text", [json.dumps(e.before) for e in entries]),
+        "after": ("text", [json.dumps(e.after) for e in entries]),
+        "reason": ("text", [e.reason for e in entries]),
+    }
+    _unnest(
+        f"INSERT INTO {AuditLog._meta.db_table} (created_at, {', '.join(columns)}) "  # noqa: S608
+        "SELECT %s, v.actor_id, v.action, v.object_type, v.object_id, v.object_repr, v.partner_id, "
+        "v.before::jsonb, v.after::jsonb, v.reason",
+        columns,
+        extra_params=(now,),
+    )
+
+
+def _write_statuses(rows: list, *, now) -> None:
+    """Upsert the chunk's new and changed status rows in one statement, with last_evaluated_at. (Django's bulk_update builds a
     CASE per row and field, which takes tens of seconds to compile for thousands of rows.)
     `locked` and the lock fields are never written here: only tier_lock/tier_unlock do."""
     if not rows:
@@ -374,10 +399,7 @@ def _write_statuses(rows: list, *, dirty: set[int], now) -> None:
         "last_metrics": ("text", [json.dumps(r.last_metrics) for r in rows]),
         "pending_change_id": ("bigint", [r.pending_change_id for r in rows]),
         "rejected_target": ("text", [r.rejected_target for r in rows]),
-        "updated_at": (
-            "timestamptz",
-            [now if r.partner_id in dirty or r.updated_at is None else r.updated_at for r in rows],
-        ),
+        "updated_at": ("timestamptz", [now] * len(rows)),
     }
     updated = [name for name in columns if name != "partner_id"]
     table = PartnerTierStatus._meta.db_table
