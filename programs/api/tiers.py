@@ -41,6 +41,9 @@ class TierRefSerializer(serializers.Serializer):
     name = serializers.CharField()
     rank = serializers.IntegerField()
 
+    class Meta:
+        ref_name = "TierRankedRef"
+
 
 class MetricsSerializer(serializers.Serializer):
     revenue = serializers.DecimalField(max_digits=18, decimal_places=2)
