@@ -355,3 +355,25 @@ def test_tiers_evaluate_many_partners_bounded_queries(tiers, partner_admin, djan
         summary = services.tiers_evaluate()
     assert summary.evaluated >= 15
     assert summary.promoted >= 15
+
+
+def test_tiers_evaluate_queues_notifications_after_commit(
+    tiers, partner_a, partner_b, partner_admin, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    make_silver(partner_a, partner_admin)
+    with (
+        mock.patch("programs.tasks_tiers.tier_change_notify.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        summary = evaluate(partner_a)
+        delay.assert_not_called()  # never inside the open transaction
+    delay.assert_called_once_with(summary.change_ids)
+    with (
+        mock.patch("programs.tasks_tiers.tier_change_notify.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        replay = evaluate(partner_b, notify=False)  # a demo replay of the past: records, tells nobody
+    assert replay.promoted == 1
+    delay.assert_not_called()
