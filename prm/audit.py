@@ -41,7 +41,14 @@ def diff(before: dict, after: dict) -> tuple[dict, dict]:
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
-def audit_record(
+def audit_record(**kwargs) -> AuditLog:
+    """Write one audit row (see `audit_build` for the arguments)."""
+    entry = audit_build(**kwargs)
+    entry.save()
+    return entry
+
+
+def audit_build(
     *,
     actor,
     action: str,
@@ -51,11 +58,12 @@ def audit_record(
     reason: str = "",
     partner_id: int | None = None,
 ) -> AuditLog:
+    """An unsaved audit row; bulk services (tier evaluation) save many with bulk_create."""
     if partner_id is None:
         partner_id = getattr(instance, "partner_id", None)
         if partner_id is None and instance._meta.label == "partners.Partner":
             partner_id = instance.pk
-    return AuditLog.objects.create(
+    return AuditLog(
         actor=actor if actor is not None and getattr(actor, "pk", None) else None,
         action=action,
         object_type=instance._meta.label_lower,

@@ -46,4 +46,9 @@ app.conf.beat_schedule = {
         "task": "partners.tasks.certification_expiry_reminders",
         "schedule": crontab(hour=5, minute=20),
     },
+    # Nightly: re-evaluate partner tiers (promote at once, warn at-risk partners, demote after notice).
+    "programs-tiers-evaluate": {
+        "task": "programs.tasks_tiers.tiers_evaluate_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }

@@ -275,4 +275,11 @@ PRM = {
     "BUSINESS_WEEKDAYS": (0, 1, 2, 3, 4),
     "HOLIDAYS": tuple(env_list("PRM_HOLIDAYS")),  # ISO dates, in addition to the Holiday table
     "PUBLIC_MAIL_DOMAINS_EXTRA": tuple(env_list("PRM_PUBLIC_MAIL_DOMAINS_EXTRA")),
+    # Tier engine (PRODUCT §2.2): trailing window, demotion notice, optional manager approval.
+    "TIER_WINDOW_DAYS": int(os.environ.get("PRM_TIER_WINDOW_DAYS", "365")),
+    "TIER_DEMOTION_NOTICE_DAYS": int(os.environ.get("PRM_TIER_DEMOTION_NOTICE_DAYS", "90")),
+    "TIER_CHANGES_NEED_APPROVAL": os.environ.get("PRM_TIER_CHANGES_NEED_APPROVAL", "0") == "1",
+    # Sales record kinds counted as tier revenue (sell-out = what partners sold; adding sell-in
+    # would count the same goods twice, once bought and once sold).
+    "TIER_SALES_KINDS": ("sell_out",),
 }

@@ -19,6 +19,7 @@ SEEDERS = [
     "partners.demo.seed",
     "deals.demo.seed",
     "deals.demo_sales.seed",
+    "programs.demo_tiers.seed",
 ]
 
 # Two concurrent runs must not both pass the "already loaded?" check.

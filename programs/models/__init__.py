@@ -1,0 +1,1 @@
+from .tiers import *  # noqa: F401,F403
