@@ -275,4 +275,8 @@ PRM = {
     "BUSINESS_WEEKDAYS": (0, 1, 2, 3, 4),
     "HOLIDAYS": tuple(env_list("PRM_HOLIDAYS")),  # ISO dates, in addition to the Holiday table
     "PUBLIC_MAIL_DOMAINS_EXTRA": tuple(env_list("PRM_PUBLIC_MAIL_DOMAINS_EXTRA")),
+    # Lead routing (PRODUCT §2.3): hours a partner has to accept an offer when the rule sets none.
+    "LEAD_ACCEPT_SLA_HOURS": int(os.environ.get("PRM_LEAD_ACCEPT_SLA_HOURS", "48")),
+    # Exclusions kept per routing decision as examples (counts are always complete).
+    "LEAD_EXCLUSION_SAMPLE": 20,
 }

@@ -10,6 +10,8 @@ Conflicts:           conflict_resolve
 Protection:          deal_request_extension, deal_approve_extension, deal_reject_extension
 Beat jobs (tasks):   deal_protection_send_reminders, deal_protection_expire, deal_review_sla_check,
                      conflicts_escalate_overdue
+Leads:               lead_create, leads_create_bulk, lead_route, leads_route_batch, lead_accept,
+                     lead_decline, lead_reassign, lead_close, lead_offers_remind, lead_offers_expire
 Business time:       sla.add_business_time, sla.business_time_between, sla.review_deadlines
 
 All raise prm.exceptions.ApplicationError (bad input; `fields` maps field → messages),
@@ -19,6 +21,18 @@ StateError (illegal transition; nothing changed) or PermissionDenied.
 from . import sla
 from .conflicts import conflict_resolve, conflicts_escalate_overdue
 from .customers import direct_account_create, direct_account_update, end_customer_get_or_create, end_customer_update
+from .leads import (
+    lead_accept,
+    lead_close,
+    lead_create,
+    lead_decline,
+    lead_offers_expire,
+    lead_offers_remind,
+    lead_reassign,
+    lead_route,
+    leads_create_bulk,
+    leads_route_batch,
+)
 from .protection import (
     deal_approve_extension,
     deal_protection_expire,
@@ -68,6 +82,16 @@ __all__ = [
     "direct_account_update",
     "end_customer_get_or_create",
     "end_customer_update",
+    "lead_accept",
+    "lead_close",
+    "lead_create",
+    "lead_decline",
+    "lead_offers_expire",
+    "lead_offers_remind",
+    "lead_reassign",
+    "lead_route",
+    "leads_create_bulk",
+    "leads_route_batch",
     "max_extensions_for",
     "sla",
 ]
