@@ -1,7 +1,12 @@
 """Deal routes, gathered by prm/urls.py into the staff:, cabinet: and api: namespaces."""
 
 from deals.api import urlpatterns as api_patterns
-from deals.views.cabinet import urlpatterns as cabinet_patterns
-from deals.views.staff import urlpatterns as staff_patterns
+from deals.views.cabinet import urlpatterns as _cabinet_deal_patterns
+from deals.views.cabinet_leads import urlpatterns as _cabinet_lead_patterns
+from deals.views.staff import urlpatterns as _staff_deal_patterns
+from deals.views.staff_leads import urlpatterns as _staff_lead_patterns
+
+staff_patterns = [*_staff_deal_patterns, *_staff_lead_patterns]
+cabinet_patterns = [*_cabinet_deal_patterns, *_cabinet_lead_patterns]
 
 __all__ = ["api_patterns", "cabinet_patterns", "staff_patterns"]
