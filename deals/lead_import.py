@@ -434,14 +434,24 @@ def lead_import_run(import_id: int, text: str) -> str:
     errors: list = []
     created = []
     if not parsed.is_valid:
-        errors = parsed.file_errors + [{"line": r.line, "errors": r.error_list()} for r in parsed.invalid_rows]
+        errors = parsed.file_errors + [
+            _("Line %(line)s: %(errors)s") % {"line": r.line, "errors": "; ".join(r.error_list())}
+            for r in parsed.invalid_rows
+        ]
     else:
         try:
             created = services.leads_create_bulk(
                 actor=lead_import.created_by, rows=parsed.service_rows(), lead_import=lead_import, progress=progress
             )
         except ApplicationError as exc:
-            errors = [str(exc.message), *[f"{k}: {v}" for k, v in (exc.fields or {}).items()]]
+            errors = [str(exc.message)]
+            for key, messages in (exc.fields or {}).items():
+                # The service numbers rows from 1 ("row 3"); people look for the file's line.
+                label = key
+                if key.startswith("row ") and key[4:].isdigit() and 0 < int(key[4:]) <= len(parsed.rows):
+                    label = _("Line %(line)s") % {"line": parsed.rows[int(key[4:]) - 1].line}
+                text = "; ".join(str(m) for m in messages) if isinstance(messages, list | tuple) else str(messages)
+                errors.append(f"{label}: {text}")
         except Exception:  # noqa: BLE001 - record the failure for the manager, then re-raise for the log
             LeadImport.objects.filter(pk=import_id).update(
                 status=LeadImportStatus.FAILED,

@@ -51,7 +51,10 @@ class LeadInboxView(PartnerUserRequiredMixin, View):
         open_ids = {lead.pk for lead in inbox}
         history_qs = selectors_leads.lead_list_for_user(user=request.user, filters={}).exclude(pk__in=open_ids)
         page = Paginator(history_qs, HISTORY_PER_PAGE).get_page(request.GET.get("page"))
-        context = {"inbox": inbox, "page_obj": page, "history": page.object_list, "now": now}
+        history = list(page.object_list)
+        for lead in history:
+            lead.my_offer = selectors_leads.my_offer(lead)
+        context = {"inbox": inbox, "page_obj": page, "history": history, "now": now}
         return render(request, "cabinet/leads/list.html", context)
 
 
@@ -60,7 +63,7 @@ def _detail_context(request, lead, decline_form=None):
     partner = request.user.partner
     is_open = _is_open_for(lead, partner)
     annotate_countdown([lead], now)
-    my_offer = getattr(lead, "my_offer", None)
+    my_offer = selectors_leads.my_offer(lead)
     return {
         "lead": lead,
         "my_offer": my_offer,

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -31,22 +31,17 @@ PREVIEW_ROWS_SHOWN = 200
 # Why partners were left out of a routing decision (keys as deals.routing records them).
 EXCLUSION_LABELS = {
     "inactive": gettext_lazy("not active"),
-    "status": gettext_lazy("not active"),
+    "already_offered": gettext_lazy("offered this lead before (declined, timed out or withdrawn)"),
     "type": gettext_lazy("partner type not in the rule's pool"),
-    "partner_type": gettext_lazy("partner type not in the rule's pool"),
     "tier": gettext_lazy("tier not in the rule's pool"),
     "specialisation": gettext_lazy("not specialised in the product line"),
     "capacity": gettext_lazy("at capacity (open leads)"),
-    "weight_zero": gettext_lazy("weight 0"),
     "zero_weight": gettext_lazy("weight 0"),
-    "weight": gettext_lazy("weight 0"),
-    "declined": gettext_lazy("declined this lead before"),
-    "previously_offered": gettext_lazy("already offered this lead"),
-    "already_offered": gettext_lazy("already offered this lead"),
-    "timed_out": gettext_lazy("let this lead time out before"),
-    "other_country": gettext_lazy("in another country"),
-    "abroad": gettext_lazy("in another country"),
+    "farther_in_country": gettext_lazy("in the country, but farther than the nearest band"),
+    "abroad_not_needed": gettext_lazy("abroad (the country has eligible partners)"),
+    "farther_abroad": gettext_lazy("abroad, farther than the nearest"),
     "abroad_not_allowed": gettext_lazy("abroad, and the rule keeps leads in the country"),
+    "abroad_out_of_reach": gettext_lazy("abroad, outside the lead's region"),
 }
 
 
@@ -134,7 +129,10 @@ def _decision_rows(lead):
             decision.candidates or [], key=lambda c: (-(c.get("probability") or 0), str(c.get("name", "")))
         )
         for c in candidates:
-            c["percent"] = round((c.get("probability") or 0) * 100, 1)
+            probability = c.get("probability")
+            c["percent"] = None if probability is None else round(probability * 100, 1)
+            acc, win = c.get("acceptance_boost"), c.get("win_boost")
+            c["boost"] = None if acc is None and win is None else (acc or 1) * (win or 1)
             c["chosen"] = decision.partner_id is not None and c.get("partner_id") == decision.partner_id
         exclusions = decision.exclusions or {}
         counts = sorted((exclusions.get("counts") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
@@ -220,10 +218,26 @@ class LeadReassignView(StaffRequiredMixin, View):
 # --- routing rules and fairness ------------------------------------------------------------
 
 
+def _admin_url(name: str, *args) -> str:
+    """The admin page for editing rules, or "" when that admin is not installed."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
 class RoutingRuleListView(StaffRequiredMixin, View):
     def get(self, request):
         rules = list(selectors_leads.routing_rule_list())
-        context = {"rules": rules, "default_hours": settings.PRM["LEAD_ACCEPT_SLA_HOURS"]}
+        can_edit = request.user.is_staff and request.user.has_perm("deals.change_routingrule")
+        for rule in rules:
+            rule.admin_url = _admin_url("admin:deals_routingrule_change", rule.pk) if can_edit else ""
+        context = {
+            "rules": rules,
+            "add_url": _admin_url("admin:deals_routingrule_add") if can_edit else "",
+            "changelist_url": _admin_url("admin:deals_routingrule_changelist") if can_edit else "",
+            "default_hours": settings.PRM["LEAD_ACCEPT_SLA_HOURS"],
+        }
         return render(request, "staff/leads/rules.html", context)
 
 
@@ -359,6 +373,13 @@ class LeadImportView(StaffRequiredMixin, View):
         return redirect("staff:lead_import_detail", public_id=job.public_id)
 
 
+def _import_error_text(error) -> str:
+    """`LeadImport.errors` holds strings (the import task) or {row, messages} (the service)."""
+    if isinstance(error, dict):
+        return f"{error.get('row', '')}: {'; '.join(str(m) for m in error.get('messages', []))}".strip(": ")
+    return str(error)
+
+
 def _import_context(job):
     processed, total = lead_import.progress_of(job)
     return {
@@ -367,7 +388,7 @@ def _import_context(job):
         "total": total,
         "percent": int(processed * 100 / total) if total else 0,
         "finished": job.status in (LeadImportStatus.DONE, LeadImportStatus.FAILED),
-        "errors": [e if isinstance(e, str) else "; ".join(f"{k}: {v}" for k, v in e.items()) for e in job.errors or []],
+        "errors": [_import_error_text(e) for e in job.errors or []],
     }
 
 
