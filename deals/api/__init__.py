@@ -2,11 +2,12 @@
 
 from rest_framework.routers import SimpleRouter
 
-from deals.api import views
+from deals.api import leads, views
 
 router = SimpleRouter()
 router.register("deals", views.DealViewSet, basename="deal")
 router.register("conflicts", views.ConflictViewSet, basename="conflict")
 router.register("products", views.ProductViewSet, basename="product")
+router.register("leads", leads.LeadViewSet, basename="lead")
 
 urlpatterns = router.urls
