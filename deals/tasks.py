@@ -61,3 +61,8 @@ def leads_route(lead_ids: list[int], actor_id: int | None = None) -> int:
 
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     return len(services.leads_route_batch(actor=actor, leads=Lead.objects.filter(pk__in=lead_ids)))
+
+
+# leads-ui: the CSV lead import task lives beside its parser (deals.lead_import); imported here
+# so that the worker, which autodiscovers only `tasks` modules, registers it.
+from deals.lead_import import lead_import_run  # noqa: E402,F401
