@@ -3,6 +3,7 @@ home card. Partner B gets 404 on A's leads; a lead no longer offered to A is rea
 partners never see the routing or whom else a lead went to."""
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
@@ -167,3 +168,10 @@ def test_home_card_lists_leads_to_accept(partner_admin_client, offered_lead):
 def test_home_card_empty(partner_admin_client):
     html = partner_admin_client.get(reverse("cabinet:lead_home_card")).content.decode()
     assert 'data-testid="open-leads-empty"' in html
+
+
+def test_nav_badge_counts_open_offers_of_my_partner_only(partner_admin_client, other_partner_client, offered_lead):
+    html = partner_admin_client.get(reverse("cabinet:home")).content.decode()
+    assert 'data-testid="nav-leads-count"' in html
+    assert re.search(r'data-testid="nav-leads-count"[^>]*>1</span>', html)
+    assert 'data-testid="nav-leads-count"' not in other_partner_client.get(reverse("cabinet:home")).content.decode()
