@@ -240,3 +240,42 @@ def lead_funnel(*, partners=None, since: dt.datetime | None = None, until: dt.da
         won=Count("lead_id", distinct=True, filter=accepted & Q(lead__registration__status=DealStatus.WON)),
     )
     return LeadFunnel(**counts)
+
+
+def lead_queue_cards(user, partners) -> list:
+    """Staff dashboard cards (prm.dashboard provider): unaccepted offers (urgent = past their
+    deadline, waiting for the expiry job) and leads with no partner available. One query."""
+    from django.urls import NoReverseMatch, reverse
+    from django.utils.translation import gettext as _
+
+    from prm.dashboard import QueueCard
+
+    if user is None or not user.is_authenticated or not user.is_vendor_staff:
+        return []
+    counts = lead_queue_counts(partners=partners)
+    try:
+        base = reverse("staff:lead_list")
+    except NoReverseMatch:  # the staff pages are not mounted (e.g. an API-only deployment)
+        base = ""
+    return [
+        QueueCard(
+            key="leads_unaccepted",
+            title=_("Leads waiting for a partner's answer"),
+            count=counts.unaccepted,
+            url=f"{base}?status={LeadStatus.OFFERED}",
+            urgent=counts.overdue,
+            urgent_label=_("past the deadline"),
+            order=30,
+            icon="send",
+        ),
+        QueueCard(
+            key="leads_unassigned",
+            title=_("Leads with no partner available"),
+            count=counts.unassigned,
+            url=f"{base}?status={LeadStatus.UNASSIGNED}",
+            urgent=counts.unassigned,
+            urgent_label=_("need a partner"),
+            order=31,
+            icon="person-x",
+        ),
+    ]

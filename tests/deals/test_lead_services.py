@@ -272,3 +272,82 @@ def test_lead_offer_notifies_partner_users(offered, partner_admin, partner_rep):
 def test_decisions_numbered_per_lead(offered, partner_admin):
     services.lead_decline(user=partner_admin, lead=offered, reason="No")
     assert list(RoutingDecision.objects.filter(lead=offered).values_list("attempt", flat=True)) == [1, 2]
+
+
+# --- selectors ----------------------------------------------------------------------------
+
+
+def test_lead_queue_cards_registered_and_scoped(offered, manager, partner_a, partner_admin):
+    from partners.selectors import partners_in_scope
+    from prm.dashboard import queue_cards
+
+    make_lead(customer_name="Nobody", country="JP")
+    services.lead_route(actor=manager, lead=Lead.objects.get(customer_name="Nobody"))
+    cards = {c.key: c for c in queue_cards(manager, partners_in_scope(user=manager))}
+    assert cards["leads_unaccepted"].count == 1
+    assert cards["leads_unassigned"].count == 1
+    assert cards["leads_unaccepted"].url.endswith("?status=offered")
+    other = _staff()
+    cards = {c.key: c for c in queue_cards(other, partners_in_scope(user=other))}
+    assert cards["leads_unaccepted"].count == 0
+    partner_cards = queue_cards(partner_admin, partners_in_scope(user=partner_admin))
+    assert not [c for c in partner_cards if c.key.startswith("leads_")]
+
+
+def test_lead_queue_counts_overdue(offered):
+    from deals.selectors_leads import lead_queue_counts
+
+    assert lead_queue_counts().overdue == 0
+    assert lead_queue_counts(now=offered.offer_expires_at + dt.timedelta(seconds=1)).overdue == 1
+
+
+def test_fairness_stats_and_funnel(offered, manager, partner_a, partner_admin, django_assert_num_queries):
+    from deals.selectors_leads import fairness_stats, lead_funnel
+
+    other = PartnerFactory(country="DE", region=Region.EUROPE, name="Zeta")
+    other_user = PartnerUserFactory(partner=other)
+    t0 = offered.offered_at
+    with mock.patch("django.utils.timezone.now", return_value=t0 + dt.timedelta(hours=3)):
+        deal = services.lead_accept(user=partner_admin, lead=offered)
+    second = make_lead(customer_name="Second", country="DE", region="europe")
+    services.lead_reassign(actor=manager, lead=second, partner=other, reason="test")
+    services.lead_decline(user=other_user, lead=second, reason="no")
+    services.deal_mark_won(user=partner_admin, deal=deal, final_amount=Decimal("1000"))
+    with django_assert_num_queries(1):
+        rows = {r.partner_name: r for r in fairness_stats()}
+    a = rows["Alpha Systems"]
+    assert (a.offered, a.accepted, a.declined, a.timed_out, a.won) == (2, 1, 0, 0, 1)
+    assert a.median_hours_to_accept == 3.0
+    assert a.acceptance_rate == 1.0
+    z = rows["Zeta"]
+    assert (z.offered, z.accepted, z.declined, z.median_hours_to_accept) == (1, 0, 1, None)
+    assert [r.partner_name for r in fairness_stats(partners=[other.pk])] == ["Zeta"]
+    funnel = lead_funnel()
+    assert (funnel.offered, funnel.accepted, funnel.won) == (2, 1, 1)
+
+
+def test_lead_list_for_user_scoping_and_query_count(
+    offered, manager, partner_admin, other_partner_user, django_assert_max_num_queries
+):
+    from django.http import Http404
+
+    from deals.selectors_leads import lead_get_for_user, lead_inbox, lead_list_for_user, my_offer
+
+    assert list(lead_list_for_user(user=partner_admin, filters={})) == [offered]
+    assert list(lead_list_for_user(user=other_partner_user, filters={})) == []
+    assert list(lead_inbox(user=partner_admin)) == [offered]
+    assert list(lead_inbox(user=other_partner_user)) == []
+    with pytest.raises(Http404):
+        lead_get_for_user(user=other_partner_user, public_id=offered.public_id)
+    got = lead_get_for_user(user=partner_admin, public_id=offered.public_id)
+    assert my_offer(got).status == LeadOfferStatus.OFFERED
+    for i in range(10):
+        services.lead_create(actor=manager, rng=random.Random(i), **lead_fields(customer_name=f"Q{i}", country="DE"))
+
+    for user in (manager, partner_admin):
+        with django_assert_max_num_queries(2):
+            rows = list(lead_list_for_user(user=user, filters={"country": "de"}))
+            for row in rows:
+                str(row.end_customer), str(row.offered_to), str(row.product_line)
+                my_offer(row)
+        assert len(rows) == 11
