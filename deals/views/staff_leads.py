@@ -3,7 +3,9 @@ explanation ("why this partner") and manual re-assignment, routing rules, the fa
 and the CSV import with its progress bar. Thin adapters over deals.selectors_leads and
 deals.services; partner users get 404 everywhere here (StaffRequiredMixin)."""
 
+import base64
 import uuid
+import zlib
 
 from django.conf import settings
 from django.contrib import messages
@@ -310,6 +312,14 @@ class PartnerLeadStatsFragmentView(StaffRequiredMixin, View):
 # --- CSV import ----------------------------------------------------------------------------
 
 
+def _pack(text: str) -> str:
+    return base64.b64encode(zlib.compress(text.encode("utf-8"))).decode("ascii")
+
+
+def _unpack(packed: str) -> str:
+    return zlib.decompress(base64.b64decode(packed)).decode("utf-8") if packed else ""
+
+
 class LeadImportTemplateView(StaffRequiredMixin, View):
     def get(self, request):
         return csv_response(lead_import.template_rows(), "leads-template.csv")
@@ -338,7 +348,9 @@ class LeadImportView(StaffRequiredMixin, View):
         token = ""
         if parsed.is_valid:
             token = uuid.uuid4().hex
-            request.session[PREVIEW_SESSION_KEY] = {"token": token, "file_name": upload.name, "text": text}
+            # The previewed file waits in the session (compressed: sessions are saved on every
+            # request) so that exactly what was previewed is what gets imported.
+            request.session[PREVIEW_SESSION_KEY] = {"token": token, "file_name": upload.name, "text": _pack(text)}
         else:
             request.session.pop(PREVIEW_SESSION_KEY, None)
         context = {
@@ -361,14 +373,13 @@ class LeadImportView(StaffRequiredMixin, View):
         if not stored or stored.get("token") != request.POST.get("token"):
             messages.error(request, _("That preview is no longer available. Upload the file again."))
             return redirect("staff:lead_import")
-        parsed = lead_import.parse(stored["text"])
+        text = _unpack(stored.get("text", ""))
+        parsed = lead_import.parse(text)
         if not parsed.is_valid:
             # The catalogue changed since the preview (e.g. a product line was retired).
             messages.error(request, _("The file no longer passes the checks. Upload it again to see why."))
             return redirect("staff:lead_import")
-        job = lead_import.lead_import_start(
-            actor=request.user, file_name=stored["file_name"], text=stored["text"], parsed=parsed
-        )
+        job = lead_import.lead_import_start(actor=request.user, file_name=stored["file_name"], text=text, parsed=parsed)
         del request.session[PREVIEW_SESSION_KEY]
         return redirect("staff:lead_import_detail", public_id=job.public_id)
 
