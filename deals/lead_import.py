@@ -24,7 +24,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -386,14 +386,60 @@ def progress_key(import_id: int) -> str:
 
 
 def progress_of(lead_import) -> tuple[int, int]:
-    """(processed, total): the cache while the transaction runs, the row once it is finished."""
+    """(processed, total): while the import runs, the larger of the row's count (written by a
+    side connection) and the cache's; once finished, the row's."""
     from deals.models import LeadImportStatus
 
     total = lead_import.total or 0
     if lead_import.status in (LeadImportStatus.DONE, LeadImportStatus.FAILED):
         return (lead_import.processed or total if lead_import.status == LeadImportStatus.DONE else 0), total
-    processed = cache.get(progress_key(lead_import.pk)) or 0
-    return min(int(processed), total), total
+    processed = max(int(cache.get(progress_key(lead_import.pk)) or 0), lead_import.processed or 0)
+    return min(processed, total), total
+
+
+class ProgressWriter:
+    """Publishes an import's progress while its transaction is still open.
+
+    Writes inside the import transaction are invisible to the page polling for progress, so
+    the count goes to the cache and, through a separate autocommit connection of its own, to
+    the LeadImport row (`processed`; a non-key column, so it does not wait for the import's
+    key-share locks on that row). A failure to publish never fails the import.
+    """
+
+    # Never wait long for the row: should the import transaction ever hold a write lock on it,
+    # the import itself would be waiting on us.
+    LOCK_TIMEOUT = "2s"
+
+    def __init__(self, import_id: int):
+        self.import_id = import_id
+        self.connection = None
+        self.disabled = False
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        from deals.models import LeadImport, LeadImportStatus
+
+        cache.set(progress_key(self.import_id), done, PROGRESS_TTL_SECONDS)
+        if self.disabled:
+            return
+        try:
+            if self.connection is None:
+                self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
+                with self.connection.cursor() as cursor:
+                    cursor.execute("SET lock_timeout = %s", [self.LOCK_TIMEOUT])
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {LeadImport._meta.db_table} SET processed = LEAST(%s, total) "  # noqa: S608 - table name from the model
+                    "WHERE id = %s AND status = %s",
+                    [done, self.import_id, LeadImportStatus.RUNNING.value],
+                )
+        except DatabaseError:
+            self.disabled = True  # the cache still carries the count
+            logger.warning("Could not publish the progress of lead import %s", self.import_id, exc_info=True)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 def lead_import_start(*, actor, file_name: str, text: str, parsed: ParsedFile):
@@ -426,9 +472,7 @@ def lead_import_run(import_id: int, text: str) -> str:
     lead_import = LeadImport.objects.select_related("created_by").get(pk=import_id)
     key = progress_key(import_id)
     cache.set(key, 0, PROGRESS_TTL_SECONDS)
-
-    def progress(done: int, total: int | None = None) -> None:
-        cache.set(key, done, PROGRESS_TTL_SECONDS)
+    progress = ProgressWriter(import_id)
 
     parsed = parse(text)
     errors: list = []
@@ -452,7 +496,7 @@ def lead_import_run(import_id: int, text: str) -> str:
                     label = _("Line %(line)s") % {"line": parsed.rows[int(key[4:]) - 1].line}
                 text = "; ".join(str(m) for m in messages) if isinstance(messages, list | tuple) else str(messages)
                 errors.append(f"{label}: {text}")
-        except Exception:  # noqa: BLE001 - record the failure for the manager, then re-raise for the log
+        except Exception:  # record the failure for the manager, then re-raise for the log
             LeadImport.objects.filter(pk=import_id).update(
                 status=LeadImportStatus.FAILED,
                 errors=[_("The import failed unexpectedly; nothing was imported.")],
@@ -460,6 +504,8 @@ def lead_import_run(import_id: int, text: str) -> str:
                 updated_at=timezone.now(),
             )
             raise
+        finally:
+            progress.close()
     now = timezone.now()
     if errors:
         LeadImport.objects.filter(pk=import_id).update(

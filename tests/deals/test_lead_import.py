@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from deals import lead_import
-from deals.models import Lead, LeadImport, LeadSource
+from deals.models import Lead, LeadImport, LeadImportStatus, LeadSource
 from tests.deals.factories import ProductLineFactory
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +164,34 @@ def test_import_page_refuses_partner_users_and_anonymous(client, partner_admin_c
     response = client.get(url)
     assert response.status_code == 302 and reverse("login") in response.url
     assert client.get(reverse("staff:lead_import_template")).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_progress_is_visible_outside_the_import_transaction(manager, monkeypatch):
+    """The page polling for progress uses another connection: it must see the count grow while
+    the import's own transaction is still open (and nothing imported until it commits)."""
+    from django.db import connections
+
+    job = LeadImport.objects.create(created_by=manager, file_name="big.csv", total=120)
+    seen = []
+    publish = lead_import.ProgressWriter.__call__
+
+    def publish_and_look(self, done, total=None):
+        publish(self, done, total)
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT processed FROM deals_leadimport WHERE id = %s", [job.pk])
+                processed = cursor.fetchone()[0]
+                cursor.execute("SELECT count(*) FROM deals_lead")
+                seen.append((processed, cursor.fetchone()[0]))
+        finally:
+            other.close()
+
+    monkeypatch.setattr(lead_import.ProgressWriter, "__call__", publish_and_look)
+    text = "customer_name,country\n" + "".join(f"Customer {i},RU\n" for i in range(120))
+    assert lead_import.lead_import_run(job.pk, text) == "done"
+    assert seen == [(50, 0), (100, 0), (120, 0)]
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.created_count) == (LeadImportStatus.DONE, 120, 120)
+    assert lead_import.progress_of(job) == (120, 120)
