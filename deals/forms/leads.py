@@ -89,6 +89,15 @@ class LeadReassignForm(forms.Form):
         return _required_text(self.cleaned_data.get("reason"))
 
 
+class LeadCloseForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why close this lead? (staff only)"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean_reason(self):
+        return _required_text(self.cleaned_data.get("reason"))
+
+
 class FairnessFilterForm(forms.Form):
     PERIODS = [
         ("30", _("Last 30 days")),

@@ -18,7 +18,13 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from deals import lead_import, selectors_leads, services
-from deals.forms.leads import FairnessFilterForm, LeadFilterForm, LeadImportUploadForm, LeadReassignForm
+from deals.forms.leads import (
+    FairnessFilterForm,
+    LeadCloseForm,
+    LeadFilterForm,
+    LeadImportUploadForm,
+    LeadReassignForm,
+)
 from deals.models import LeadImport, LeadImportStatus, LeadStatus
 from partners.models import Partner
 from partners.selectors import partner_get_for_user
@@ -152,7 +158,7 @@ def _decision_rows(lead):
     return rows
 
 
-def _lead_context(request, lead, reassign_form=None):
+def _lead_context(request, lead, reassign_form=None, close_form=None):
     decisions = _decision_rows(lead)
     return {
         "lead": lead,
@@ -162,6 +168,7 @@ def _lead_context(request, lead, reassign_form=None):
         "can_route": lead.status in (LeadStatus.NEW, LeadStatus.UNASSIGNED),
         "can_reassign": lead.status in (LeadStatus.NEW, LeadStatus.OFFERED, LeadStatus.UNASSIGNED),
         "reassign_form": reassign_form or LeadReassignForm(),
+        "close_form": close_form or LeadCloseForm(prefix="close"),
         "now": timezone.now(),
     }
 
@@ -215,6 +222,24 @@ class LeadReassignView(StaffRequiredMixin, View):
                 return redirect("staff:lead_detail", public_id=lead.public_id)
         lead = selectors_leads.lead_get_for_user(user=request.user, public_id=public_id)
         return render(request, "staff/leads/detail.html", _lead_context(request, lead, form), status=400)
+
+
+class LeadCloseView(StaffRequiredMixin, View):
+    """Close a lead nobody should work on (a duplicate, spam, a customer served directly)."""
+
+    def post(self, request, public_id):
+        lead = selectors_leads.lead_get_for_user(user=request.user, public_id=public_id)
+        form = LeadCloseForm(request.POST, prefix="close")
+        if form.is_valid():
+            try:
+                services.lead_close(actor=request.user, lead=lead, reason=form.cleaned_data["reason"])
+            except ApplicationError as exc:
+                form_add_service_errors(form, exc)
+            else:
+                messages.success(request, _("Lead %(ref)s closed.") % {"ref": lead.reference})
+                return redirect("staff:lead_detail", public_id=lead.public_id)
+        lead = selectors_leads.lead_get_for_user(user=request.user, public_id=public_id)
+        return render(request, "staff/leads/detail.html", _lead_context(request, lead, close_form=form), status=400)
 
 
 # --- routing rules and fairness ------------------------------------------------------------
@@ -423,5 +448,6 @@ urlpatterns = [
     path("leads/<uuid:public_id>/", LeadDetailView.as_view(), name="lead_detail"),
     path("leads/<uuid:public_id>/route/", LeadRouteView.as_view(), name="lead_route"),
     path("leads/<uuid:public_id>/reassign/", LeadReassignView.as_view(), name="lead_reassign"),
+    path("leads/<uuid:public_id>/close/", LeadCloseView.as_view(), name="lead_close"),
     path("partners/<uuid:public_id>/leads/", PartnerLeadStatsFragmentView.as_view(), name="partner_leads"),
 ]

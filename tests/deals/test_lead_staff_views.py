@@ -331,3 +331,22 @@ def test_import_progress_fragment_polls_until_finished(manager_client, manager):
     LeadImport.objects.filter(pk=job.pk).update(status=LeadImportStatus.DONE, processed=200, created_count=200)
     html = manager_client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert "hx-get" not in html and 'data-testid="lead-import-done"' in html
+
+
+def test_close_needs_a_reason_then_withdraws_the_offer(
+    client, manager_client, partner_admin_client, offered_lead, partner_a
+):
+    url = reverse("staff:lead_close", args=[offered_lead.public_id])
+    assert client.post(url).status_code == 302
+    assert partner_admin_client.post(url, {"close-reason": "mine now"}).status_code == 404
+    response = manager_client.post(url, {"close-reason": " "})
+    assert response.status_code == 400 and "This field is required." in response.content.decode()
+    offered_lead.refresh_from_db()
+    assert offered_lead.status == LeadStatus.OFFERED
+    response = manager_client.post(url, {"close-reason": "Duplicate of an older lead"})
+    assert response.status_code == 302
+    offered_lead.refresh_from_db()
+    assert offered_lead.status == LeadStatus.CLOSED and offered_lead.closed_reason == "Duplicate of an older lead"
+    assert LeadOffer.objects.get(lead=offered_lead, partner=partner_a).status == LeadOfferStatus.WITHDRAWN
+    html = manager_client.get(reverse("staff:lead_detail", args=[offered_lead.public_id])).content.decode()
+    assert 'data-testid="lead-close"' not in html and 'data-testid="lead-reassign"' not in html
