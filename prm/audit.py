@@ -41,7 +41,7 @@ def diff(before: dict, after: dict) -> tuple[dict, dict]:
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
-def audit_record(
+def _entry(
     *,
     actor,
     action: str,
@@ -55,7 +55,7 @@ def audit_record(
         partner_id = getattr(instance, "partner_id", None)
         if partner_id is None and instance._meta.label == "partners.Partner":
             partner_id = instance.pk
-    return AuditLog.objects.create(
+    return AuditLog(
         actor=actor if actor is not None and getattr(actor, "pk", None) else None,
         action=action,
         object_type=instance._meta.label_lower,
@@ -66,3 +66,26 @@ def audit_record(
         after=after or {},
         reason=reason or "",
     )
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    instance: models.Model,
+    before: dict | None = None,
+    after: dict | None = None,
+    reason: str = "",
+    partner_id: int | None = None,
+) -> AuditLog:
+    entry = _entry(
+        actor=actor, action=action, instance=instance, before=before, after=after, reason=reason, partner_id=partner_id
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_record_many(entries: list[dict]) -> list[AuditLog]:
+    """Several audit rows in one INSERT, for batch jobs: each dict holds audit_record's
+    keyword arguments. Same rows as calling audit_record for each."""
+    return AuditLog.objects.bulk_create([_entry(**kwargs) for kwargs in entries]) if entries else []

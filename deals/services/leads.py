@@ -24,6 +24,7 @@ import datetime as dt
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -55,7 +56,7 @@ from deals.models import (
     RoutingRule,
 )
 from partners.models import Partner, PartnerStatus, Region
-from prm.audit import audit_record, diff, snapshot
+from prm.audit import audit_record, audit_record_many, diff, snapshot
 from prm.exceptions import ApplicationError, PermissionDenied, StateError
 from prm.models import Currency, User
 
@@ -482,8 +483,9 @@ def _route_locked(
     """Route leads that are locked (or just created) in the current transaction and hold no
     open offer. Each lead is decided on its own: its own rule, its own past offers; only the
     partners' open-offer counts carry over (capacity). Queries: rules (3), past offers (1),
-    home candidates (1), abroad candidates (≤ 1), rates (≤ 1), then per lead an insert of the
-    decision, the offer, the lead update and the audit row, plus the notification writes."""
+    home candidates (1), abroad candidates (≤ 1), rates (≤ 1), then one INSERT each of the
+    decisions, offers and audit rows and one UPDATE of the leads for the whole list, plus the
+    partner users (1) and the notification writes."""
     if not leads:
         return []
     rng = rng or random.Random()  # noqa: S311 - fair shuffling, not security
@@ -501,26 +503,42 @@ def _route_locked(
     by_country: dict[str, list[dict]] = defaultdict(list)
     for row in home_rows:
         by_country[row["country"]].append(row)
-    abroad_rows: list[dict] | None = None
     rates = _rates({row["pk"] for row in home_rows}) if any_boost else {}
     open_delta: dict[int, int] = defaultdict(int)
-    decisions = []
+    decisions, items = [], []
+    base: dict[str, list[routing.Candidate]] = {
+        country: [_to_candidate(row, {}, rates) for row in country_rows] for country, country_rows in by_country.items()
+    }
+
+    def with_open(cands: list[routing.Candidate]) -> list[routing.Candidate]:
+        # Offers made earlier in this list count against capacity (the one shared state).
+        if not open_delta:
+            return cands
+        return [
+            replace(c, open_leads=c.open_leads + open_delta[c.partner_id]) if c.partner_id in open_delta else c
+            for c in cands
+        ]
+
+    abroad_base: list[routing.Candidate] | None = None
     for lead in leads:
         pool, lf = pools[lead.pk], facts[lead.pk]
-        candidates = [_to_candidate(row, open_delta, rates) for row in by_country.get(lead.country, [])]
+        candidates = with_open(base.get(lead.country, []))
         outcome = routing.route(lf, candidates, pool, rng, excluded_ids=past[lead.pk])
         if outcome.partner_id is None and pool.allow_abroad and not _has_home_eligible(outcome):
-            if abroad_rows is None:
+            if abroad_base is None:
                 # Only when some country has nobody: every active partner abroad, loaded once.
                 abroad_rows = _candidate_rows(~Q(country__in=countries)) + home_rows
                 if any_boost:
                     rates.update(_rates({row["pk"] for row in abroad_rows} - set(rates)))
-            extra = [_to_candidate(row, open_delta, rates) for row in abroad_rows if row["country"] != lead.country]
+                abroad_base = [_to_candidate(row, {}, rates) for row in abroad_rows]
+            extra = with_open([c for c in abroad_base if c.country != lead.country])
             outcome = routing.route(lf, candidates + extra, pool, rng, excluded_ids=past[lead.pk])
-        decision = _record(lead, outcome, actor=actor, now=now, action=action, reason=reason)
+        decision, offer, audit = _decide(lead, outcome, actor=actor, now=now, action=action, reason=reason)
         if outcome.partner_id is not None:
             open_delta[outcome.partner_id] += 1
+        items.append((lead, decision, offer, audit))
         decisions.append(decision)
+    _persist(items)
     _notify_offers([d for d in decisions if d.partner_id is not None])
     return decisions
 
@@ -533,7 +551,19 @@ def _hours(pool_hours: int | None) -> int:
     return int(pool_hours or default_acceptance_hours())
 
 
-def _record(
+_LEAD_ROUTING_FIELDS = [
+    "status",
+    "status_changed_at",
+    "offered_to",
+    "offered_at",
+    "offer_expires_at",
+    "routing_rule",
+    "routing_attempts",
+    "updated_at",
+]
+
+
+def _decide(
     lead: Lead,
     outcome: routing.Outcome,
     *,
@@ -542,11 +572,12 @@ def _record(
     action: str,
     reason: str = "",
     manual: bool = False,
-) -> RoutingDecision:
+) -> tuple[RoutingDecision, LeadOffer | None, dict]:
+    """Apply an outcome to the lead in memory: the (unsaved) decision, offer and audit entry."""
     before = _snap(lead)
     pool = outcome.pool
     lead.routing_attempts += 1
-    decision = RoutingDecision.objects.create(
+    decision = RoutingDecision(
         lead=lead,
         attempt=lead.routing_attempts,
         rule_id=pool.rule_id,
@@ -561,15 +592,17 @@ def _record(
         actor=actor if actor is not None and getattr(actor, "pk", None) else None,
         created_at=now,
     )
-    lead.routing_rule_id = pool.rule_id if not manual else lead.routing_rule_id
+    if not manual:
+        lead.routing_rule_id = pool.rule_id
     lead.status_changed_at = now
+    lead.updated_at = now
+    offer = None
     if outcome.partner_id is not None:
         hours = _hours(pool.acceptance_hours)
         expires = now + dt.timedelta(hours=hours)
-        decision.offer = LeadOffer.objects.create(
+        offer = LeadOffer(
             lead=lead,
             partner_id=outcome.partner_id,
-            decision=decision,
             offered_at=now,
             expires_at=expires,
             remind_at=now + dt.timedelta(hours=hours / 2),
@@ -580,24 +613,77 @@ def _record(
         lead.offered_at = now
         lead.offer_expires_at = expires
     else:
-        decision.offer = None
         lead.status = LeadStatus.UNASSIGNED
         lead.offered_to_id = None
         lead.offered_at = None
         lead.offer_expires_at = None
-    lead.save(
-        update_fields=[
-            "status",
-            "status_changed_at",
-            "offered_to",
-            "offered_at",
-            "offer_expires_at",
-            "routing_rule",
-            "routing_attempts",
-            "updated_at",
-        ]
+    decision.offer = offer
+    b, a = diff(before, _snap(lead))
+    audit = {"actor": actor, "action": action, "instance": lead, "before": b, "after": a, "reason": reason}
+    return decision, offer, audit
+
+
+def _persist(items: list[tuple[Lead, RoutingDecision, LeadOffer | None, dict]]) -> None:
+    """Write what _decide made for many leads: four statements, whatever their number."""
+    if not items:
+        return
+    RoutingDecision.objects.bulk_create([d for _lead, d, _o, _a in items])
+    offers = []
+    for _lead, decision, offer, _audit_entry in items:
+        if offer is not None:
+            offer.decision = decision
+            offers.append(offer)
+    LeadOffer.objects.bulk_create(offers)
+    leads = [lead for lead, _d, _o, _a in items]
+    if len(leads) == 1:
+        leads[0].save(update_fields=_LEAD_ROUTING_FIELDS)
+    else:
+        _update_routing_fields(leads)
+    audit_record_many([a for _lead, _d, _o, a in items])
+
+
+def _update_routing_fields(leads: list[Lead]) -> None:
+    """One UPDATE … FROM (VALUES …) for many leads (Django's bulk_update builds a CASE per
+    field and row, which costs more Python time than the routing itself)."""
+    table = connection.ops.quote_name(Lead._meta.db_table)
+    row = (
+        "(%s, %s, %s::timestamptz, %s::bigint, %s::timestamptz, %s::timestamptz, %s::bigint, %s::int, %s::timestamptz)"
     )
-    _audit(actor=actor, action=action, lead=lead, before=before, reason=reason)
+    params = []
+    for lead in leads:
+        params += [
+            lead.pk,
+            lead.status,
+            lead.status_changed_at,
+            lead.offered_to_id,
+            lead.offered_at,
+            lead.offer_expires_at,
+            lead.routing_rule_id,
+            lead.routing_attempts,
+            lead.updated_at,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS l SET status = v.status, status_changed_at = v.sca, offered_to_id = v.ot, "  # noqa: S608
+            "offered_at = v.oa, offer_expires_at = v.oe, routing_rule_id = v.rr, routing_attempts = v.ra, "
+            f"updated_at = v.ua FROM (VALUES {', '.join([row] * len(leads))}) "
+            "AS v(id, status, sca, ot, oa, oe, rr, ra, ua) WHERE l.id = v.id",
+            params,
+        )
+
+
+def _record(
+    lead: Lead,
+    outcome: routing.Outcome,
+    *,
+    actor,
+    now: dt.datetime,
+    action: str,
+    reason: str = "",
+    manual: bool = False,
+) -> RoutingDecision:
+    decision, offer, audit = _decide(lead, outcome, actor=actor, now=now, action=action, reason=reason, manual=manual)
+    _persist([(lead, decision, offer, audit)])
     return decision
 
 
