@@ -4,6 +4,7 @@ accept/decline): validate and normalise input only; the services apply the rules
 import datetime as dt
 
 from django import forms
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -13,7 +14,8 @@ from partners.models import Partner, PartnerStatus
 LEAD_SORTS = {
     "newest": ("-created_at", "-id"),
     "oldest": ("created_at", "id"),
-    "value": ("-estimated_value", "-id"),
+    # Postgres sorts NULL first when descending: leads without a value go last.
+    "value": (F("estimated_value").desc(nulls_last=True), "-id"),
     "expires": ("offer_expires_at", "-id"),
     "country": ("country", "-created_at", "-id"),
 }

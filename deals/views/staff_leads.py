@@ -49,7 +49,7 @@ EXCLUSION_LABELS = {
     "abroad_not_needed": gettext_lazy("abroad (the country has eligible partners)"),
     "farther_abroad": gettext_lazy("abroad, farther than the nearest"),
     "abroad_not_allowed": gettext_lazy("abroad, and the rule keeps leads in the country"),
-    "abroad_out_of_reach": gettext_lazy("abroad, outside the lead's region"),
+    "abroad_out_of_reach": gettext_lazy("abroad, out of reach (another region, or no coordinates)"),
 }
 
 

@@ -77,12 +77,13 @@ def test_lead_board_filters_by_status_country_and_search(manager_client, manager
 def test_lead_board_filters_by_product_line_and_sorts(manager_client, manager):
     line = ProductLineFactory(name="Firewalls", code="firewalls")
     make_lead(actor=manager, customer_name="Small Co", estimated_value="10")
+    make_lead(actor=manager, customer_name="Unknown Size Co", estimated_value=None)
     make_lead(actor=manager, customer_name="Big Co", estimated_value="999999", product_line=line)
     url = reverse("staff:lead_list")
     html = manager_client.get(url, {"product_line": line.pk}).content.decode()
     assert "Big Co" in html and "Small Co" not in html
     html = manager_client.get(url, {"sort": "value"}).content.decode()
-    assert html.index("Big Co") < html.index("Small Co")
+    assert html.index("Big Co") < html.index("Small Co") < html.index("Unknown Size Co")
     html = manager_client.get(url, {"sort": "oldest"}).content.decode()
     assert html.index("Small Co") < html.index("Big Co")
 
