@@ -230,7 +230,7 @@ def _seed_history(ctx: DemoContext, lines: list[ProductLine]) -> list[tuple[Lead
                 break
             window = dt.timedelta(hours=pool.acceptance_hours or hours)
             roll = rng.random()
-            if roll < 0.18 and outcome.partner_id in with_users:
+            if roll < 0.15 and outcome.partner_id in with_users:
                 answered = moment + window * rng.uniform(0.05, 0.9)
                 offers.append((outcome.partner_id, moment, window, "accept", answered, attempt))
                 final = LeadStatus.ACCEPTED
@@ -243,8 +243,8 @@ def _seed_history(ctx: DemoContext, lines: list[ProductLine]) -> list[tuple[Lead
                 offers.append((outcome.partner_id, moment, window, LeadOfferStatus.EXPIRED, answered, attempt))
             excluded.add(outcome.partner_id)
             moment = answered
-            if attempt == 4 or rng.random() < 0.25:
-                final = LeadStatus.CLOSED if attempt > 1 and rng.random() < 0.7 else LeadStatus.UNASSIGNED
+            if attempt == 4 or rng.random() < 0.15:
+                final = LeadStatus.CLOSED if rng.random() < 0.75 else LeadStatus.UNASSIGNED
                 if final == LeadStatus.UNASSIGNED:
                     outcome = routing.Outcome(band=routing.BAND_NONE, partner_id=None, exclusions={}, pool=pool)
                     decisions.append((attempt + 1, outcome, moment))
