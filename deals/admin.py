@@ -19,9 +19,15 @@ from deals.models import (
     DirectAccount,
     EndCustomer,
     Holiday,
+    Lead,
+    LeadImport,
+    LeadOffer,
+    PartnerSpecialisation,
     Product,
     ProductLine,
     ProtectionExtension,
+    RoutingDecision,
+    RoutingRule,
     SalesRecord,
 )
 from deals.normalize import normalize_tax_id
@@ -228,3 +234,123 @@ class SalesRecordAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, f"{record}: {exc.message}", messages.WARNING)
         self.message_user(request, _("%(n)s returns recorded.") % {"n": done}, messages.SUCCESS)
+
+
+# --- leads --------------------------------------------------------------------------------
+# Routing rules and specialisations are configuration (audited). Leads, offers, decisions and
+# imports are read-only: routing, acceptance and re-assignment belong to deals.services.leads.
+
+
+class RoutingRuleForm(forms.ModelForm):
+    class Meta:
+        model = RoutingRule
+        fields = (
+            "name",
+            "position",
+            "is_active",
+            "countries",
+            "regions",
+            "product_lines",
+            "min_value",
+            "max_value",
+            "partner_types",
+            "tiers",
+            "require_specialisation",
+            "allow_abroad",
+            "acceptance_hours",
+            "use_acceptance_boost",
+            "use_win_boost",
+        )
+
+    def clean_countries(self):
+        codes = [c.strip().upper() for c in self.cleaned_data.get("countries") or [] if c.strip()]
+        bad = [c for c in codes if len(c) != 2 or not c.isalpha()]
+        if bad:
+            raise forms.ValidationError(_("Use two-letter country codes, e.g. GB, DE."))
+        return codes
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    form = RoutingRuleForm
+    list_display = (
+        "position",
+        "name",
+        "is_active",
+        "countries",
+        "regions",
+        "partner_types",
+        "require_specialisation",
+        "allow_abroad",
+        "acceptance_hours",
+        "use_acceptance_boost",
+        "use_win_boost",
+    )
+    list_display_links = ("name",)
+    list_filter = ("is_active", "allow_abroad", "require_specialisation")
+    search_fields = ("name",)
+    ordering = ("position",)
+    filter_horizontal = ("product_lines", "tiers")
+    fieldsets = (
+        (None, {"fields": ("name", "position", "is_active")}),
+        (_("When (empty = any)"), {"fields": ("countries", "regions", "product_lines", "min_value", "max_value")}),
+        (
+            _("Pool"),
+            {"fields": ("partner_types", "tiers", "require_specialisation", "allow_abroad")},
+        ),
+        (_("Offer"), {"fields": ("acceptance_hours", "use_acceptance_boost", "use_win_boost")}),
+    )
+
+
+@admin.register(PartnerSpecialisation)
+class PartnerSpecialisationAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ("partner", "product_line")
+    list_filter = ("product_line",)
+    list_select_related = ("partner", "product_line")
+    search_fields = ("partner__name",)
+    autocomplete_fields = ("partner",)
+
+
+class LeadOfferInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = LeadOffer
+    extra = 0
+    fields = ("partner", "status", "offered_at", "expires_at", "responded_at", "decline_reason", "spam")
+    readonly_fields = fields
+    ordering = ("offered_at",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("partner")
+
+
+@admin.register(Lead)
+class LeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("reference", "customer_name", "country", "status", "offered_to", "offer_expires_at", "created_at")
+    list_filter = ("status", "source", "country")
+    list_select_related = ("offered_to",)
+    search_fields = ("reference", "customer_name")
+    date_hierarchy = "created_at"
+    inlines = (LeadOfferInline,)
+
+
+@admin.register(LeadOffer)
+class LeadOfferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("lead", "partner", "status", "offered_at", "expires_at", "responded_at", "spam")
+    list_filter = ("status", "spam")
+    list_select_related = ("lead", "partner")
+    search_fields = ("lead__reference", "partner__name")
+
+
+@admin.register(RoutingDecision)
+class RoutingDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("lead", "attempt", "rule_name", "band", "partner", "manual", "created_at")
+    list_filter = ("band", "manual")
+    list_select_related = ("lead", "partner")
+    search_fields = ("lead__reference", "partner__name")
+
+
+@admin.register(LeadImport)
+class LeadImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("file_name", "status", "total", "created_count", "created_by", "created_at", "finished_at")
+    list_filter = ("status",)
+    list_select_related = ("created_by",)
+    search_fields = ("file_name",)

@@ -13,6 +13,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from deals.normalize import normalize_tax_id, registrable_domain
@@ -695,3 +696,481 @@ class SalesRecord(TimeStampedModel):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount} {self.currency} {self.occurred_on}"
+
+
+# --- leads --------------------------------------------------------------------------------
+#
+# Leads the vendor hands to partners (PRODUCT §2.3 "Leads from the vendor"). A lead is routed
+# by the ordered RoutingRules (deals.routing is the engine, deals.services.leads the writes):
+#
+#   new ─route→ offered ─accept→ accepted (an approved DealRegistration of that partner)
+#    │            ├─decline / timeout → (routed again at once) → offered (next partner) | unassigned
+#    └─route→ unassigned ─route / reassign→ offered …                       closed (by staff)
+#
+# "declined" and "expired" are states of an *offer* (LeadOffer), not of the lead: a decline
+# or timeout re-routes in the same transaction, so the lead is never left in between.
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", _("New")
+    OFFERED = "offered", _("Offered")
+    ACCEPTED = "accepted", _("Accepted")
+    UNASSIGNED = "unassigned", _("No partner available")
+    CLOSED = "closed", _("Closed")
+
+
+# Leads a partner is still working on / that still wait for routing.
+OPEN_LEAD_STATUSES = (LeadStatus.NEW, LeadStatus.OFFERED, LeadStatus.UNASSIGNED)
+
+
+class LeadSource(models.TextChoices):
+    WEB = "web", _("Web form")
+    EVENT = "event", _("Event")
+    CAMPAIGN = "campaign", _("Campaign")
+    REFERRAL = "referral", _("Referral")
+    IMPORT = "import", _("Import")
+    OTHER = "other", _("Other")
+
+
+class LeadReferenceCounter(models.Model):
+    """The last lead number issued in a year; bumped by an atomic upsert (see services.leads)."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("lead reference counter")
+        verbose_name_plural = _("lead reference counters")
+
+    def __str__(self):
+        return f"{self.year}: {self.last_number}"
+
+
+class PartnerSpecialisation(TimeStampedModel):
+    """A product line a partner is specialised in. A partner with NO specialisation rows is a
+    generalist: it matches every product line, also under rules that require specialisation.
+    A partner with rows matches only those lines when the rule requires specialisation."""
+
+    partner = models.ForeignKey(
+        "partners.Partner", verbose_name=_("partner"), on_delete=models.CASCADE, related_name="specialisations"
+    )
+    product_line = models.ForeignKey(
+        ProductLine, verbose_name=_("product line"), on_delete=models.CASCADE, related_name="specialisations"
+    )
+
+    class Meta:
+        ordering = ["partner", "product_line"]
+        verbose_name = _("partner specialisation")
+        verbose_name_plural = _("partner specialisations")
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "product_line"], name="specialisation_unique"),
+        ]
+        indexes = [
+            # Routing: "partners specialised in line X" (the unique index serves by partner).
+            models.Index(fields=["product_line", "partner"], name="specialisation_line_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.partner_id}: {self.product_line_id}"
+
+
+class RoutingRule(TimeStampedModel):
+    """One ordered routing rule: the first active rule whose conditions match a lead decides the
+    pool of partners it is routed among. Empty condition lists mean "any"."""
+
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveIntegerField(_("position"), unique=True, help_text=_("Lower runs first."))
+    is_active = models.BooleanField(_("active"), default=True)
+    # Conditions on the lead.
+    countries = ArrayField(
+        models.CharField(max_length=2),
+        verbose_name=_("countries"),
+        default=list,
+        blank=True,
+        help_text=_("Empty = any."),
+    )
+    regions = ArrayField(
+        models.CharField(max_length=16),
+        verbose_name=_("regions"),
+        default=list,
+        blank=True,
+        help_text=_("Empty = any."),
+    )
+    product_lines = models.ManyToManyField(
+        ProductLine, verbose_name=_("product lines"), blank=True, related_name="routing_rules"
+    )
+    min_value = models.DecimalField(
+        _("minimum estimated value"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
+    max_value = models.DecimalField(
+        _("maximum estimated value"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
+    # The pool.
+    partner_types = ArrayField(
+        models.CharField(max_length=32),
+        verbose_name=_("partner types"),
+        default=list,
+        blank=True,
+        help_text=_("Empty = any."),
+    )
+    tiers = models.ManyToManyField(
+        "partners.Tier", verbose_name=_("tiers"), blank=True, related_name="routing_rules", help_text=_("Empty = any.")
+    )
+    require_specialisation = models.BooleanField(
+        _("require specialisation"),
+        default=False,
+        help_text=_("Only partners specialised in the lead's product line (or with no specialisation at all)."),
+    )
+    allow_abroad = models.BooleanField(
+        _("allow partners abroad"),
+        default=True,
+        help_text=_("When the lead's country has no eligible partner, offer it to the nearest one abroad."),
+    )
+    acceptance_hours = models.PositiveSmallIntegerField(
+        _("hours to accept"), null=True, blank=True, help_text=_("Empty = the default (48 hours).")
+    )
+    use_acceptance_boost = models.BooleanField(_("boost by acceptance rate"), default=False)
+    use_win_boost = models.BooleanField(_("boost by win rate"), default=False)
+
+    class Meta:
+        ordering = ["position"]
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        constraints = [
+            models.CheckConstraint(
+                name="routingrule_value_range",
+                condition=Q(min_value__isnull=True) | Q(max_value__isnull=True) | Q(max_value__gte=F("min_value")),
+                violation_error_message=_("The maximum value must not be below the minimum."),
+            ),
+            models.CheckConstraint(
+                name="routingrule_acceptance_hours_positive",
+                condition=Q(acceptance_hours__isnull=True) | Q(acceptance_hours__gt=0),
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Lead(TimeStampedModel):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    reference = models.CharField(_("reference"), max_length=20, unique=True, editable=False)
+    end_customer = models.ForeignKey(
+        EndCustomer, verbose_name=_("end customer"), on_delete=models.PROTECT, related_name="leads"
+    )
+    # The customer and contact as the vendor received them.
+    customer_name = models.CharField(_("customer"), max_length=300)
+    contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=50, blank=True)
+    country = models.CharField(_("country"), max_length=2, help_text=_("ISO 3166 two-letter code"))
+    region = models.CharField(_("region"), max_length=16, blank=True)
+    city = models.CharField(_("city"), max_length=120, blank=True)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    product_line = models.ForeignKey(
+        ProductLine,
+        verbose_name=_("product line"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
+    products = models.ManyToManyField(Product, verbose_name=_("products"), blank=True, related_name="leads")
+    estimated_value = models.DecimalField(_("estimated value"), max_digits=16, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.RUB)
+    source = models.CharField(_("source"), max_length=16, choices=LeadSource.choices, default=LeadSource.OTHER)
+    description = models.TextField(_("description"), blank=True)
+
+    status = models.CharField(_("status"), max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    status_changed_at = models.DateTimeField(_("status changed"), null=True, blank=True)
+    # Denormalised from the open LeadOffer for the inbox and board queries.
+    offered_to = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("offered to"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="offered_leads",
+    )
+    offered_at = models.DateTimeField(_("offered"), null=True, blank=True)
+    offer_expires_at = models.DateTimeField(_("offer expires"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    registration = models.OneToOneField(
+        DealRegistration,
+        verbose_name=_("deal registration"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="lead",
+    )
+    routing_rule = models.ForeignKey(
+        RoutingRule,
+        verbose_name=_("routing rule"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
+    routing_attempts = models.PositiveSmallIntegerField(_("routing attempts"), default=0)
+    spam_flags = models.PositiveSmallIntegerField(_("spam flags"), default=0)
+    closed_reason = models.TextField(_("reason closed"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="created_leads",
+    )
+    lead_import = models.ForeignKey(
+        "LeadImport", verbose_name=_("import"), on_delete=models.SET_NULL, null=True, blank=True, related_name="leads"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        constraints = [
+            models.CheckConstraint(name="lead_status_valid", condition=Q(status__in=LeadStatus.values)),
+            models.CheckConstraint(name="lead_country_iso2", condition=Q(country__regex=r"^[A-Z]{2}$")),
+            models.CheckConstraint(
+                name="lead_reference_format", condition=Q(reference__regex=r"^L-[0-9]{4}-[0-9]{5,}$")
+            ),
+            models.CheckConstraint(
+                name="lead_value_nonneg", condition=Q(estimated_value__isnull=True) | Q(estimated_value__gte=0)
+            ),
+            models.CheckConstraint(
+                name="lead_coordinates_together",
+                condition=Q(latitude__isnull=True, longitude__isnull=True)
+                | Q(latitude__gte=-90, latitude__lte=90, longitude__gte=-180, longitude__lte=180),
+            ),
+            # Offered ⇔ a partner and a deadline.
+            models.CheckConstraint(
+                name="lead_offered_has_partner",
+                condition=(
+                    Q(status=LeadStatus.OFFERED)
+                    & Q(offered_to__isnull=False, offered_at__isnull=False, offer_expires_at__isnull=False)
+                )
+                | (~Q(status=LeadStatus.OFFERED) & Q(offer_expires_at__isnull=True)),
+            ),
+            # Offered_to stays on an accepted lead (who took it); elsewhere it is empty.
+            models.CheckConstraint(
+                name="lead_offered_to_only_offered_or_accepted",
+                condition=Q(status__in=[LeadStatus.OFFERED, LeadStatus.ACCEPTED]) | Q(offered_to__isnull=True),
+            ),
+            # Accepted ⇔ it became a registration.
+            models.CheckConstraint(
+                name="lead_accepted_has_registration",
+                condition=(
+                    Q(status=LeadStatus.ACCEPTED)
+                    & Q(registration__isnull=False, offered_to__isnull=False, accepted_at__isnull=False)
+                )
+                | (~Q(status=LeadStatus.ACCEPTED) & Q(registration__isnull=True)),
+            ),
+            models.CheckConstraint(
+                name="lead_closed_needs_reason", condition=~Q(status=LeadStatus.CLOSED) | ~Q(closed_reason="")
+            ),
+        ]
+        indexes = [
+            # Cabinet inbox: "offered_to = :partner AND status = 'offered' ORDER BY offer_expires_at".
+            models.Index(
+                fields=["offered_to", "offer_expires_at"],
+                condition=Q(status=LeadStatus.OFFERED),
+                name="lead_inbox_idx",
+            ),
+            # Staff board: by status, newest first; and by country.
+            models.Index(fields=["status", "-created_at"], name="lead_status_created_idx"),
+            models.Index(fields=["country", "status"], name="lead_country_status_idx"),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+    @property
+    def is_open_offer(self) -> bool:
+        return self.status == LeadStatus.OFFERED
+
+
+class RoutingBand(models.TextChoices):
+    COUNTRY = "country", _("Same country, no coordinates")
+    DISTANCE = "distance", _("Same country, by distance")
+    ABROAD = "abroad", _("Nearest abroad")
+    MANUAL = "manual", _("Manual assignment")
+    NONE = "none", _("No partner available")
+
+
+class RoutingDecision(models.Model):
+    """One routing attempt of a lead and why it went where it went ("why this partner").
+
+    `candidates`: list of {partner_id, public_id, name, base_weight, acceptance_rate, win_rate,
+    boost, weight, distance_km, probability} of the band that matched.
+    `exclusions`: {"counts": {reason: n}, "sample": [{partner_id, name, reason}, …]} (bounded).
+    """
+
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="decisions")
+    attempt = models.PositiveSmallIntegerField(_("attempt"))
+    rule = models.ForeignKey(
+        RoutingRule, verbose_name=_("rule"), on_delete=models.SET_NULL, null=True, blank=True, related_name="decisions"
+    )
+    rule_name = models.CharField(_("rule name"), max_length=120, blank=True)
+    band = models.CharField(_("band"), max_length=16, choices=RoutingBand.choices)
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("chosen partner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="routing_decisions",
+    )
+    candidates = models.JSONField(_("candidates"), default=list, blank=True)
+    exclusions = models.JSONField(_("exclusions"), default=dict, blank=True)
+    draw = models.FloatField(_("random draw"), null=True, blank=True)
+    manual = models.BooleanField(_("manual"), default=False)
+    reason = models.TextField(_("reason"), blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="routing_decisions",
+    )
+    created_at = models.DateTimeField(_("decided"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["lead", "attempt"]
+        verbose_name = _("routing decision")
+        verbose_name_plural = _("routing decisions")
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "attempt"], name="routingdecision_attempt_unique"),
+            models.CheckConstraint(name="routingdecision_band_valid", condition=Q(band__in=RoutingBand.values)),
+            models.CheckConstraint(
+                name="routingdecision_none_has_no_partner",
+                condition=~Q(band=RoutingBand.NONE) | Q(partner__isnull=True),
+            ),
+            models.CheckConstraint(name="routingdecision_manual_has_reason", condition=Q(manual=False) | ~Q(reason="")),
+        ]
+
+    def __str__(self):
+        return f"{self.lead_id}#{self.attempt} → {self.partner_id or '-'}"
+
+
+class LeadOfferStatus(models.TextChoices):
+    OFFERED = "offered", _("Offered")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    EXPIRED = "expired", _("Timed out")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class LeadOffer(TimeStampedModel):
+    """One offer of a lead to one partner. A partner is offered a lead at most once (the
+    unique pair): declined, timed out or withdrawn, it never gets that lead again."""
+
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="offers")
+    partner = models.ForeignKey(
+        "partners.Partner", verbose_name=_("partner"), on_delete=models.PROTECT, related_name="lead_offers"
+    )
+    decision = models.ForeignKey(
+        RoutingDecision, verbose_name=_("decision"), on_delete=models.PROTECT, related_name="offers"
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=LeadOfferStatus.choices, default=LeadOfferStatus.OFFERED
+    )
+    offered_at = models.DateTimeField(_("offered"))
+    expires_at = models.DateTimeField(_("expires"))
+    remind_at = models.DateTimeField(_("reminder due"))
+    reminded_at = models.DateTimeField(_("reminded"), null=True, blank=True)
+    responded_at = models.DateTimeField(_("responded"), null=True, blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("responded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="lead_offer_responses",
+    )
+    decline_reason = models.TextField(_("reason declined"), blank=True)
+    spam = models.BooleanField(_("flagged as spam"), default=False)
+
+    class Meta:
+        ordering = ["-offered_at", "-id"]
+        verbose_name = _("lead offer")
+        verbose_name_plural = _("lead offers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead", "partner"],
+                name="leadoffer_once_per_partner",
+                violation_error_message=_("This partner was already offered this lead."),
+            ),
+            models.UniqueConstraint(
+                fields=["lead"], condition=Q(status=LeadOfferStatus.OFFERED), name="leadoffer_one_open_per_lead"
+            ),
+            models.CheckConstraint(name="leadoffer_status_valid", condition=Q(status__in=LeadOfferStatus.values)),
+            models.CheckConstraint(name="leadoffer_expires_after_offer", condition=Q(expires_at__gt=F("offered_at"))),
+            models.CheckConstraint(
+                name="leadoffer_declined_has_reason",
+                condition=~Q(status=LeadOfferStatus.DECLINED) | ~Q(decline_reason=""),
+            ),
+            models.CheckConstraint(
+                name="leadoffer_answered_has_time",
+                condition=Q(status=LeadOfferStatus.OFFERED) | Q(responded_at__isnull=False),
+            ),
+        ]
+        indexes = [
+            # Expiry beat task: open offers by deadline.
+            models.Index(
+                fields=["expires_at"], condition=Q(status=LeadOfferStatus.OFFERED), name="leadoffer_open_expiry_idx"
+            ),
+            # Reminder beat task: open offers past half time, not reminded.
+            models.Index(
+                fields=["remind_at"],
+                condition=Q(status=LeadOfferStatus.OFFERED, reminded_at__isnull=True),
+                name="leadoffer_remind_idx",
+            ),
+            # Fairness statistics and acceptance/win boosts: offers per partner by time.
+            models.Index(fields=["partner", "offered_at"], name="leadoffer_partner_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.lead_id} → {self.partner_id} ({self.status})"
+
+
+class LeadImportStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class LeadImport(TimeStampedModel):
+    """A CSV import of leads (staff). The import itself is one transaction: it creates every
+    row or none; `errors` lists per-row problems [{row, field, message}]."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("imported by"), on_delete=models.PROTECT, related_name="lead_imports"
+    )
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=LeadImportStatus.choices, default=LeadImportStatus.PENDING
+    )
+    total = models.PositiveIntegerField(_("rows"), default=0)
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("lead import")
+        verbose_name_plural = _("lead imports")
+        constraints = [
+            models.CheckConstraint(name="leadimport_status_valid", condition=Q(status__in=LeadImportStatus.values)),
+            models.CheckConstraint(name="leadimport_processed_le_total", condition=Q(processed__lte=F("total"))),
+        ]
+
+    def __str__(self):
+        return f"{self.file_name or self.public_id} ({self.status})"

@@ -38,3 +38,31 @@ def deal_review_sla(now: str | None = None) -> dict:
 def conflict_escalation(now: str | None = None) -> int:
     """Escalate conflicts left open for CONFLICT_ESCALATION_DAYS to the channel lead."""
     return services.conflicts_escalate_overdue(now=_now(now))
+
+
+@shared_task(**_OPTIONS)
+def lead_offer_reminders(now: str | None = None) -> int:
+    """Remind partners of lead offers past half their acceptance time (once per offer)."""
+    return services.lead_offers_remind(now=_now(now))
+
+
+@shared_task(**_OPTIONS)
+def lead_offer_expiry(now: str | None = None) -> int:
+    """Time out unanswered lead offers and route those leads to the next partner."""
+    return services.lead_offers_expire(now=_now(now))
+
+
+@shared_task(**_OPTIONS)
+def leads_route(lead_ids: list[int], actor_id: int | None = None) -> int:
+    """Route new / unassigned leads in the background (e.g. after an import). Safe to run twice:
+    leads already offered are skipped."""
+    from deals.models import Lead
+    from prm.models import User
+
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    return len(services.leads_route_batch(actor=actor, leads=Lead.objects.filter(pk__in=lead_ids)))
+
+
+# leads-ui: the CSV lead import task lives beside its parser (deals.lead_import); imported here
+# so that the worker, which autodiscovers only `tasks` modules, registers it.
+from deals.lead_import import lead_import_run  # noqa: E402,F401

@@ -2,10 +2,12 @@
 
 from deals.api import urlpatterns as api_patterns
 from deals.views import sales
-from deals.views.cabinet import urlpatterns as cabinet_patterns
-from deals.views.staff import urlpatterns as staff_patterns
+from deals.views.cabinet import urlpatterns as _cabinet_deal_patterns
+from deals.views.cabinet_leads import urlpatterns as _cabinet_lead_patterns
+from deals.views.staff import urlpatterns as _staff_deal_patterns
+from deals.views.staff_leads import urlpatterns as _staff_lead_patterns
 
-staff_patterns = [*staff_patterns, *sales.staff_urlpatterns]
-cabinet_patterns = [*cabinet_patterns, *sales.cabinet_urlpatterns]
+staff_patterns = [*_staff_deal_patterns, *_staff_lead_patterns, *sales.staff_urlpatterns]
+cabinet_patterns = [*_cabinet_deal_patterns, *_cabinet_lead_patterns, *sales.cabinet_urlpatterns]
 
 __all__ = ["api_patterns", "cabinet_patterns", "staff_patterns"]

@@ -73,6 +73,7 @@ class TierAdmin(AuditedAdminMixin, admin.ModelAdmin):
                     "mdf_eligible",
                     "mdf_share_pct",
                     "lead_weight",
+                    "max_open_leads",
                 )
             },
         ),
@@ -232,6 +233,7 @@ class PartnerAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 )
             },
         ),
+        (_("Lead routing"), {"fields": ("lead_weight", "max_open_leads")}),
         (_("Activity"), {"fields": ("is_dormant", "last_activity_at", *TIMESTAMPS)}),
     )
 

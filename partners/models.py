@@ -39,6 +39,12 @@ class Tier(TimeStampedModel):
     lead_weight = models.PositiveSmallIntegerField(
         _("lead routing weight"), default=1, help_text=_("0 means partners of this tier never receive leads.")
     )
+    max_open_leads = models.PositiveIntegerField(
+        _("maximum open leads"),
+        null=True,
+        blank=True,
+        help_text=_("Open lead offers a partner of this tier may hold at once. Empty = unlimited."),
+    )
 
     class Meta:
         ordering = ["rank"]
@@ -150,6 +156,16 @@ class Partner(TimeStampedModel):
     is_key_account = models.BooleanField(_("key account"), default=False)
     is_dormant = models.BooleanField(_("dormant"), default=False)
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    # Lead routing overrides (PRODUCT §2.3); empty = the tier's value.
+    lead_weight = models.PositiveSmallIntegerField(
+        _("lead routing weight"),
+        null=True,
+        blank=True,
+        help_text=_("Overrides the tier's weight. 0 means this partner never receives leads."),
+    )
+    max_open_leads = models.PositiveIntegerField(
+        _("maximum open leads"), null=True, blank=True, help_text=_("Overrides the tier's capacity.")
+    )
     recruited_by = models.ForeignKey(
         "self",
         verbose_name=_("recruited by"),

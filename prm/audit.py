@@ -74,3 +74,9 @@ def audit_build(
         after=after or {},
         reason=reason or "",
     )
+
+
+def audit_record_many(entries: list[dict]) -> list[AuditLog]:
+    """Several audit rows in one INSERT, for batch jobs: each dict holds audit_record's
+    keyword arguments. Same rows as calling audit_record for each."""
+    return AuditLog.objects.bulk_create([audit_build(**kwargs) for kwargs in entries]) if entries else []

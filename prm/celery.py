@@ -51,4 +51,14 @@ app.conf.beat_schedule = {
         "task": "programs.tasks_tiers.tiers_evaluate_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Every 5 minutes: remind partners of lead offers past half their acceptance time (once each).
+    "deals-lead-offer-reminders": {
+        "task": "deals.tasks.lead_offer_reminders",
+        "schedule": crontab(minute="*/5"),
+    },
+    # Every 5 minutes: time out lead offers nobody answered and route those leads to the next partner.
+    "deals-lead-offer-expiry": {
+        "task": "deals.tasks.lead_offer_expiry",
+        "schedule": crontab(minute="*/5"),
+    },
 }

@@ -282,4 +282,8 @@ PRM = {
     # Sales record kinds counted as tier revenue (sell-out = what partners sold; adding sell-in
     # would count the same goods twice, once bought and once sold).
     "TIER_SALES_KINDS": ("sell_out",),
+    # Lead routing (PRODUCT §2.3): hours a partner has to accept an offer when the rule sets none.
+    "LEAD_ACCEPT_SLA_HOURS": int(os.environ.get("PRM_LEAD_ACCEPT_SLA_HOURS", "48")),
+    # Exclusions kept per routing decision as examples (counts are always complete).
+    "LEAD_EXCLUSION_SAMPLE": 20,
 }

@@ -2,12 +2,13 @@
 
 from rest_framework.routers import SimpleRouter
 
-from deals.api import sales, views
+from deals.api import leads, sales, views
 
 router = SimpleRouter()
 router.register("deals", views.DealViewSet, basename="deal")
 router.register("conflicts", views.ConflictViewSet, basename="conflict")
 router.register("products", views.ProductViewSet, basename="product")
 router.register("sales", sales.SalesViewSet, basename="sales")
+router.register("leads", leads.LeadViewSet, basename="lead")
 
 urlpatterns = router.urls

@@ -12,6 +12,8 @@ Beat jobs (tasks):   deal_protection_send_reminders, deal_protection_expire, dea
                      conflicts_escalate_overdue
 Sales records:       sales_record_create, sales_record_return, sales_records_import (CSV, all or
                      nothing, idempotent on partner+kind+reference), sales_record_net
+Leads:               lead_create, leads_create_bulk, lead_route, leads_route_batch, lead_accept,
+                     lead_decline, lead_reassign, lead_close, lead_offers_remind, lead_offers_expire
 Business time:       sla.add_business_time, sla.business_time_between, sla.review_deadlines
 
 All raise prm.exceptions.ApplicationError (bad input; `fields` maps field → messages),
@@ -21,6 +23,18 @@ StateError (illegal transition; nothing changed) or PermissionDenied.
 from . import sla
 from .conflicts import conflict_resolve, conflicts_escalate_overdue
 from .customers import direct_account_create, direct_account_update, end_customer_get_or_create, end_customer_update
+from .leads import (
+    lead_accept,
+    lead_close,
+    lead_create,
+    lead_decline,
+    lead_offers_expire,
+    lead_offers_remind,
+    lead_reassign,
+    lead_route,
+    leads_create_bulk,
+    leads_route_batch,
+)
 from .protection import (
     deal_approve_extension,
     deal_protection_expire,
@@ -71,6 +85,16 @@ __all__ = [
     "direct_account_update",
     "end_customer_get_or_create",
     "end_customer_update",
+    "lead_accept",
+    "lead_close",
+    "lead_create",
+    "lead_decline",
+    "lead_offers_expire",
+    "lead_offers_remind",
+    "lead_reassign",
+    "lead_route",
+    "leads_create_bulk",
+    "leads_route_batch",
     "max_extensions_for",
     "sales_record_create",
     "sales_record_net",

@@ -828,3 +828,57 @@ def _notify_closed(deal: DealRegistration, title, body) -> None:
         },
         url=object_url("staff", "deal_detail", deal.public_id),
     )
+
+
+# --- from a vendor lead -------------------------------------------------------------------
+
+
+def deal_create_approved_from_lead(
+    *,
+    user,
+    partner,
+    end_customer: EndCustomer,
+    customer: dict,
+    title: str,
+    description: str,
+    value,
+    currency: str,
+    product_ids: list[int],
+    reference_note: str,
+    now: dt.datetime,
+) -> DealRegistration:
+    """An APPROVED registration of `partner`, registered by `user` (the partner user who
+    accepted the lead), with the tier's protection from now. For deals.services.leads only:
+    call it inside its transaction. The vendor handed the customer over, so there is no review
+    (decided_by stays empty, the reason names the lead) and no conflict detection."""
+    days = _protection_days(partner)
+    deal = DealRegistration(
+        reference=_next_reference(now),
+        partner=partner,
+        submitted_by=user,
+        end_customer=end_customer,
+        customer_entered=_as_entered(customer),
+        title=(title or "")[:200],
+        description=description or "",
+        value=value if value is not None else Decimal("0"),
+        currency=currency,
+        expected_close_date=(now + dt.timedelta(days=90)).date(),
+        stage=DealStage.QUALIFICATION,
+        probability=STAGE_PROBABILITY[DealStage.QUALIFICATION],
+        status=DealStatus.APPROVED,
+        status_changed_at=now,
+        submitted_at=now,
+        last_submitted_at=now,
+        submission_count=1,
+        decided_at=now,
+        decision_reason=reference_note,
+        approved_at=now,
+        protection_days=days,
+        protected_until=now + dt.timedelta(days=days) if days else None,
+    )
+    full_clean_or_error(deal, exclude=_CLEAN_EXCLUDE)
+    deal.save()
+    if product_ids:
+        _set_products(deal, product_ids)
+    audit_record(actor=user, action="deal.create_from_lead", instance=deal, after=_snap(deal), reason=reference_note)
+    return deal

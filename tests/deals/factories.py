@@ -101,3 +101,27 @@ def send_emails():
         return list(mail.outbox)
 
     return _send
+
+
+# --- leads --------------------------------------------------------------------------------
+
+
+def lead_fields(**overrides) -> dict:
+    data = {
+        "customer_name": "Northwind Traders",
+        "country": "RU",
+        "region": "russia",
+        "city": "Moscow",
+        "contact_name": "Ivan Petrov",
+        "contact_email": "ivan@northwind.example",
+        "estimated_value": "250000",
+        "currency": "RUB",
+        "source": "web",
+    }
+    data.update(overrides)
+    return data
+
+
+def make_lead(*, actor=None, route=False, rng=None, **overrides):
+    """A lead through lead_create (not routed unless route=True); `actor` None = system."""
+    return services.lead_create(actor=actor, route=route, rng=rng, **lead_fields(**overrides))

@@ -22,9 +22,16 @@ from deals.models import (
     DirectAccount,
     EndCustomer,
     Holiday,
+    Lead,
+    LeadImport,
+    LeadOffer,
+    LeadReferenceCounter,
+    PartnerSpecialisation,
     Product,
     ProductLine,
     ProtectionExtension,
+    RoutingDecision,
+    RoutingRule,
     SalesRecord,
 )
 from tests.deals.factories import (
@@ -47,15 +54,22 @@ ADMIN_MODELS = [
     Conflict,
     ProtectionExtension,
     SalesRecord,
+    RoutingRule,
+    PartnerSpecialisation,
+    Lead,
+    LeadOffer,
+    RoutingDecision,
+    LeadImport,
 ]
 # Deals models without a page of their own, and why. A new model must be added to the admin
 # or here, with the reason, or test_every_deals_model_is_in_the_admin fails.
 NOT_ON_THEIR_OWN_PAGE = {
     DealProduct: "shown as an inline on the registration page",
     DealReferenceCounter: "internal counter behind DR-<year>-<n> references, bumped by an upsert",
+    LeadReferenceCounter: "internal counter behind L-<year>-<n> references, bumped by an upsert",
 }
 # The lifecycle belongs to the services: the admin only looks.
-READ_ONLY = {DealRegistration, Conflict, ProtectionExtension, SalesRecord}
+READ_ONLY = {DealRegistration, Conflict, ProtectionExtension, SalesRecord, Lead, LeadOffer, RoutingDecision, LeadImport}
 # Created by registrations (end_customer_get_or_create), never by hand.
 NO_ADD_PAGE = READ_ONLY | {EndCustomer}
 _seq = itertools.count()
@@ -101,6 +115,11 @@ def make_rows(n: int, *, manager, partner_admin, other_partner_user) -> None:
             currency="RUB",
             reference=f"ADM-{i}",
         )
+        # Leads: a rule, a specialisation, a routed lead (offer + decision) and an import.
+        RoutingRule.objects.create(name=f"Rule {i}", position=i + 1, countries=["RU"])
+        PartnerSpecialisation.objects.create(partner=partner_admin.partner, product_line=ProductLineFactory())
+        services.lead_create(actor=manager, customer_name=f"Lead customer {i}", country="RU")
+        LeadImport.objects.create(created_by=manager, file_name=f"leads-{i}.csv")
 
 
 @pytest.fixture

@@ -248,3 +248,34 @@ def test_seed_demo_second_run_adds_nothing(demo):
     call_command("seed_demo", "--allow-without-debug", stdout=out)
     assert "nothing to do" in out.getvalue()
     assert {model.__name__: model.objects.count() for model in DEALS_MODELS} == before
+
+
+# --- leads section (deals.demo_leads) -------------------------------------------------------
+
+
+def test_seed_demo_leads_every_status_inbox_and_breakdowns(demo):
+    from deals.models import Lead, LeadOffer, LeadOfferStatus, LeadStatus, RoutingDecision, RoutingRule
+    from deals.selectors_leads import fairness_stats, lead_inbox
+
+    assert "leads (history)" in demo["output"]
+    assert RoutingRule.objects.count() == 3
+    assert Lead.objects.count() >= 600
+    for status in (LeadStatus.OFFERED, LeadStatus.ACCEPTED, LeadStatus.UNASSIGNED, LeadStatus.CLOSED):
+        assert Lead.objects.filter(status=status).exists(), status
+    for status in (LeadOfferStatus.DECLINED, LeadOfferStatus.EXPIRED, LeadOfferStatus.ACCEPTED):
+        assert LeadOffer.objects.filter(status=status).exists(), status
+    # Accepted leads became approved (then won / lost / expired) registrations of that partner.
+    for lead in Lead.objects.filter(status=LeadStatus.ACCEPTED).select_related("registration")[:50]:
+        assert lead.registration.partner_id == lead.offered_to_id
+        assert lead.registration.status in {DealStatus.APPROVED, DealStatus.WON, DealStatus.LOST, DealStatus.EXPIRED}
+    # A partner never got the same lead twice; declined offers carry a reason.
+    assert not LeadOffer.objects.filter(status=LeadOfferStatus.DECLINED, decline_reason="").exists()
+    # Names in three scripts.
+    names = list(Lead.objects.values_list("customer_name", flat=True))
+    assert any(CYRILLIC.search(n) for n in names) and any(CJK.search(n) for n in names)
+    # The demo partner's inbox is not empty; decisions explain themselves.
+    partner = User.objects.get(email="partner@demo.prm")
+    assert lead_inbox(user=partner).count() >= 3
+    routed = RoutingDecision.objects.exclude(band="none").exclude(manual=True).first()
+    assert routed.candidates and routed.candidates[0]["probability"] > 0
+    assert len(fairness_stats()) > 10

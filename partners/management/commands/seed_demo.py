@@ -19,6 +19,7 @@ SEEDERS = [
     "partners.demo.seed",
     "deals.demo.seed",
     "deals.demo_sales.seed",
+    "deals.demo_leads.seed",
     "programs.demo_tiers.seed",
 ]
 
