@@ -10,6 +10,8 @@ Conflicts:           conflict_resolve
 Protection:          deal_request_extension, deal_approve_extension, deal_reject_extension
 Beat jobs (tasks):   deal_protection_send_reminders, deal_protection_expire, deal_review_sla_check,
                      conflicts_escalate_overdue
+Forecasts:           partner_commit_set, forecast_snapshot_run, reorder_expectations_compute
+Health:              partner_health_compute, partner_dormancy_compute
 Business time:       sla.add_business_time, sla.business_time_between, sla.review_deadlines
 
 All raise prm.exceptions.ApplicationError (bad input; `fields` maps field → messages),
@@ -19,6 +21,7 @@ StateError (illegal transition; nothing changed) or PermissionDenied.
 from . import sla
 from .conflicts import conflict_resolve, conflicts_escalate_overdue
 from .customers import direct_account_create, direct_account_update, end_customer_get_or_create, end_customer_update
+from .forecasts import partner_commit_set
 from .protection import (
     deal_approve_extension,
     deal_protection_expire,
@@ -69,5 +72,6 @@ __all__ = [
     "end_customer_get_or_create",
     "end_customer_update",
     "max_extensions_for",
+    "partner_commit_set",
     "sla",
 ]
