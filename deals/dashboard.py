@@ -796,3 +796,70 @@ __all__ = [
     "revenue_by_tier_by_month",
     "revenue_concentration",
 ]
+
+
+# --- queue cards (registered in DealsConfig.ready) -----------------------------------------
+
+
+def _mine_query(user: User) -> str:
+    """A channel manager's queue pages open filtered to "mine", like the dashboard's scope."""
+    return "?mine=1" if user.role == Role.CHANNEL_MANAGER else ""
+
+
+def deal_queue_cards(user: User, partners: QuerySet[Partner]) -> list:
+    """Cards for the deal queues, counted over the partners in the dashboard scope (3 queries):
+    registrations to review (urgent: SLA breached or due today), open conflicts (urgent:
+    escalated), extension requests (urgent: protection ends within 7 days)."""
+    from django.urls import reverse
+
+    from deals.models import Conflict, ConflictStatus, ExtensionStatus, ProtectionExtension
+    from prm.dashboard import QueueCard
+
+    now = timezone.now()
+    end_of_today = _aware(timezone.localdate() + dt.timedelta(days=1))
+    review = DealRegistration.objects.filter(status=DealStatus.SUBMITTED, partner__in=partners).aggregate(
+        n=Count("pk"), urgent=Count("pk", filter=Q(review_due_at__lt=end_of_today))
+    )
+    conflicts = (
+        Conflict.objects.filter(status=ConflictStatus.OPEN)
+        .filter(Q(registration_low__partner__in=partners) | Q(registration_high__partner__in=partners))
+        .aggregate(n=Count("pk"), urgent=Count("pk", filter=Q(escalated_at__isnull=False)))
+    )
+    extensions = ProtectionExtension.objects.filter(
+        status=ExtensionStatus.PENDING, registration__partner__in=partners
+    ).aggregate(
+        n=Count("pk"), urgent=Count("pk", filter=Q(registration__protected_until__lt=now + dt.timedelta(days=7)))
+    )
+    mine = _mine_query(user)
+    return [
+        QueueCard(
+            key="registrations_to_review",
+            title=_("Registrations to review"),
+            count=review["n"],
+            url=reverse("staff:deal_review_queue") + mine,
+            urgent=review["urgent"],
+            urgent_label=_("SLA breached or due today"),
+            order=10,
+            icon="clipboard-check",
+        ),
+        QueueCard(
+            key="open_conflicts",
+            title=_("Open conflicts"),
+            count=conflicts["n"],
+            url=reverse("staff:conflict_list") + mine,
+            urgent=conflicts["urgent"],
+            urgent_label=_("escalated"),
+            order=20,
+            icon="exclamation-triangle",
+        ),
+        QueueCard(
+            key="extension_requests",
+            title=_("Extension requests"),
+            count=extensions["n"],
+            url=reverse("staff:extension_queue"),
+            urgent=extensions["urgent"],
+            urgent_label=_("protection ends within 7 days"),
+            order=40,
+            icon="hourglass-split",
+        ),
+    ]

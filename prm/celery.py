@@ -41,4 +41,20 @@ app.conf.beat_schedule = {
         "task": "deals.tasks.conflict_escalation",
         "schedule": crontab(minute=25),
     },
+    # Nightly: mark partners without activity for DORMANT_AFTER_DAYS as dormant (telling their
+    # manager once), then recompute every partner's health score.
+    "deals-partner-health": {
+        "task": "deals.tasks.partner_health",
+        "schedule": crontab(hour=2, minute=0),
+    },
+    # Nightly: forecast snapshots per partner and in total for the next four quarters (resumable).
+    "deals-forecast-snapshots": {
+        "task": "deals.tasks.forecast_snapshots",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    # Nightly: predict each partner's next sell-in order; remind the manager when one is missed.
+    "deals-reorder-reminders": {
+        "task": "deals.tasks.reorder_reminders",
+        "schedule": crontab(hour=4, minute=30),
+    },
 }

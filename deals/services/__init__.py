@@ -10,7 +10,8 @@ Conflicts:           conflict_resolve
 Protection:          deal_request_extension, deal_approve_extension, deal_reject_extension
 Beat jobs (tasks):   deal_protection_send_reminders, deal_protection_expire, deal_review_sla_check,
                      conflicts_escalate_overdue
-Forecasts:           partner_commit_set, forecast_snapshot_run, reorder_expectations_compute
+Forecasts:           partner_commit_set, forecast_snapshot_run, reorder_expectations_compute,
+                     reorder_reminders_send
 Health:              partner_health_compute, partner_dormancy_compute
 Business time:       sla.add_business_time, sla.business_time_between, sla.review_deadlines
 
@@ -21,7 +22,13 @@ StateError (illegal transition; nothing changed) or PermissionDenied.
 from . import sla
 from .conflicts import conflict_resolve, conflicts_escalate_overdue
 from .customers import direct_account_create, direct_account_update, end_customer_get_or_create, end_customer_update
-from .forecasts import partner_commit_set
+from .forecasts import (
+    forecast_snapshot_run,
+    partner_commit_set,
+    reorder_expectations_compute,
+    reorder_reminders_send,
+)
+from .health import partner_dormancy_compute, partner_health_compute
 from .protection import (
     deal_approve_extension,
     deal_protection_expire,
@@ -73,5 +80,10 @@ __all__ = [
     "end_customer_update",
     "max_extensions_for",
     "partner_commit_set",
+    "forecast_snapshot_run",
+    "reorder_expectations_compute",
+    "reorder_reminders_send",
+    "partner_dormancy_compute",
+    "partner_health_compute",
     "sla",
 ]
