@@ -225,7 +225,7 @@ def pipeline_by_stage(*, partners: QuerySet[Partner]) -> list[dict]:
     rows = (
         DealRegistration.objects.filter(partner__in=partners, status__in=ACTIVE_STATUSES)
         .values("stage", "currency")
-        .annotate(n=Count("pk"), value=Sum("value"), weighted=Sum(F("value") * F("probability") / 100))
+        .annotate(n=Count("pk"), total_value=Sum("value"), weighted=Sum(F("value") * F("probability") / 100))
         .order_by()
     )
     out = {
@@ -235,7 +235,7 @@ def pipeline_by_stage(*, partners: QuerySet[Partner]) -> list[dict]:
     for row in rows:
         item = out[row["stage"]]
         item["count"] += row["n"]
-        item["value"] += rates.to_base(row["value"], row["currency"], today)
+        item["value"] += rates.to_base(row["total_value"], row["currency"], today)
         item["weighted"] += rates.to_base(row["weighted"], row["currency"], today)
     return list(out.values())
 
