@@ -54,6 +54,7 @@ class Chart:
     stacked: bool = False
     y_max: float | None = None
     note: str = ""  # one line under the title (e.g. the top 5 % / 20 % shares)
+    x_title: bool = False  # show `x_label` under the x axis (when the labels alone are bare numbers)
     export_url: str = ""  # set by `with_export_urls`: this page, its filters, `export=<key>`
 
     def __post_init__(self):
@@ -69,6 +70,7 @@ class Chart:
             "unit": self.unit,
             "stacked": self.stacked,
             "y_max": self.y_max,
+            "x_title": str(self.x_label) if self.x_title else "",
             "labels": [str(label) for label in self.labels],
             "datasets": [d.as_json() for d in self.datasets],
         }

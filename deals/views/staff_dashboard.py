@@ -93,7 +93,12 @@ def dashboard_charts(*, partners, filters) -> list[Chart]:
             title=_("Revenue concentration (Pareto)"),
             x_label=_("Share of partners, %"),
             labels=[x for x, _y in curve],
-            datasets=[Dataset(_("Share of revenue, %"), [y for _x, y in curve], fill=True)],
+            datasets=[
+                Dataset(_("Share of revenue, %"), [y for _x, y in curve], fill=True),
+                # The diagonal: what the curve would be if every partner sold the same.
+                Dataset(_("Equal shares, %"), [x for x, _y in curve], dashed=True, color="#adb5bd"),
+            ],
+            x_title=True,
             kind="line",
             unit="percent",
             y_max=100,

@@ -1,6 +1,6 @@
 // Dashboard charts: every `[data-prm-chart]` block holds a <canvas> and names a
 // <script type="application/json"> data block (Django's json_script) with the chart's spec:
-//   {kind: "bar"|"line", labels: [...], stacked: bool, unit: "money"|"percent"|"count",
+//   {kind: "bar"|"line", labels: [...], stacked: bool, unit: "money"|"percent"|"count", x_title?, y_max?,
 //    datasets: [{label, data, type?, table_only?, unit?}]}
 // The server renders the same numbers as a table beside the canvas; the "table" button swaps
 // between them. No inline scripts; charts inside htmx fragments are built after each swap.
@@ -38,7 +38,7 @@
         borderColor: color,
         borderWidth: line ? 2 : 1,
         borderDash: d.dashed ? [6, 4] : undefined,
-        pointRadius: line ? 2 : undefined,
+        pointRadius: line ? (spec.labels.length > 40 ? 0 : 2) : undefined,
         fill: d.fill ? "origin" : false,
         tension: 0.2,
         order: line ? 0 : 1,
@@ -58,8 +58,8 @@
           tooltip: {callbacks: {label: function (ctx) { return ctx.dataset.label + ": " + fmt(ctx.parsed.y); }}},
         },
         scales: {
-          x: {stacked: !!spec.stacked, ticks: {maxRotation: 0, autoSkip: true}},
-          y: {stacked: !!spec.stacked, beginAtZero: true, max: spec.y_max || undefined, ticks: {callback: fmt}},
+          x: {stacked: !!spec.stacked, ticks: {maxRotation: 0, autoSkip: true}, title: {display: !!spec.x_title, text: spec.x_title}},
+          y: {stacked: !!spec.stacked, beginAtZero: true, max: spec.y_max || undefined, ticks: {callback: fmt, precision: spec.unit === "count" ? 0 : undefined}},
         },
       },
     });
