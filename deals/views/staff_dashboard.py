@@ -245,7 +245,7 @@ class ForecastsView(StaffRequiredMixin, View):
             return csv_response(_forecast_csv_rows(snapshots.iterator(chunk_size=2000)), "forecasts.csv")
         chart = Chart(
             key="forecast_total",
-            title=_("Total forecast for the coming quarters (%(currency)s)") % {"currency": base_currency()},
+            title=_("Channel total forecast for the coming quarters (%(currency)s)") % {"currency": base_currency()},
             x_label=_("Quarter"),
             labels=labels,
             datasets=[
@@ -303,7 +303,7 @@ def _forecast_csv_rows(snapshots):
     ]
     for snap in snapshots:
         yield [
-            snap.partner.name if snap.partner_id else _("Total"),
+            snap.partner.name if snap.partner_id else _("Channel total"),
             dashboard.quarter_label(snap.year, snap.quarter),
             snap.forecast,
             snap.get_method_display(),

@@ -379,6 +379,26 @@ def test_forecasts_page_shows_method_error_and_commit_in_scope(manager_client, f
     assert "250" in content  # A's commit beside its forecast
 
 
+def test_forecasts_page_queries_do_not_grow_with_partners(admin_client_, forecast_run, manager):
+    url = _url("staff:forecasts")
+    admin_client_.get(url)
+    few = _count_queries(admin_client_, url)
+    for _ in range(20):
+        partner = PartnerFactory(owner=manager)
+        for year, quarter in dashboard.coming_quarters():
+            ForecastSnapshot.objects.create(
+                run=forecast_run,
+                as_of=forecast_run.as_of,
+                partner=partner,
+                year=year,
+                quarter=quarter,
+                forecast=Decimal(1),
+                method=ForecastMethod.SEASONAL_NAIVE,
+                error_metric=ErrorMetric.WAPE,
+            )
+    assert _count_queries(admin_client_, url) == few
+
+
 def test_forecasts_page_before_the_first_run(manager_client):
     response = manager_client.get(_url("staff:forecasts"))
     assert response.status_code == 200
@@ -388,7 +408,7 @@ def test_forecasts_page_before_the_first_run(manager_client):
 def test_forecasts_csv(admin_client_, forecast_run):
     rows = _csv(admin_client_.get(_url("staff:forecasts"), {"export": "csv"}))
     assert rows[0][:5] == ["Partner", "Quarter", "Forecast", "Method", "Back-test error, %"]
-    assert {r[0] for r in rows[1:]} == {"Total", "Alpha Systems", "Gamma Foreign"}
+    assert {r[0] for r in rows[1:]} == {"Channel total", "Alpha Systems", "Gamma Foreign"}
     assert len(rows) == 1 + 3 * 4
     alpha = next(r for r in rows if r[0] == "Alpha Systems")
     assert alpha[4] == "12.3"
@@ -396,7 +416,7 @@ def test_forecasts_csv(admin_client_, forecast_run):
 
 def test_forecasts_csv_manager_sees_own_partners_only(manager_client, forecast_run):
     rows = _csv(manager_client.get(_url("staff:forecasts"), {"export": "csv"}))
-    assert {r[0] for r in rows[1:]} == {"Total", "Alpha Systems"}
+    assert {r[0] for r in rows[1:]} == {"Channel total", "Alpha Systems"}
 
 
 # --- reactivation queue --------------------------------------------------------------------
