@@ -367,11 +367,40 @@ class PartnerHealthFragmentView(StaffRequiredMixin, View):
                         "label": COMPONENT_LABELS.get(name, name.replace("_", " ").capitalize()),
                         "score": part.get("score"),
                         "weight_pct": _pct(part.get("weight")),
-                        "value": part.get("value"),
+                        "detail": _component_detail(name, part.get("value")),
                     }
                 )
         context = {"partner": partner, "health": health, "components": components}
         return render(request, "staff/dashboard/_partner_health.html", context)
+
+
+ENGAGEMENT_SIGNALS = {
+    "registrations_90d": gettext_lazy("registrations in 90 days: %(value)s"),
+    "logins_30d": gettext_lazy("people logged in within 30 days: %(value)s"),
+    "lead_acceptance": gettext_lazy("lead acceptance score: %(value)s"),
+}
+
+
+def _component_detail(name: str, value) -> str:
+    """The raw figure behind a component's score, in words (deals.services.health defines them)."""
+    if value is None or value == {}:
+        return _("no data yet")
+    if name == "revenue_trend":
+        return _("last 90 days vs the 90 before: ×%(value)s") % {"value": value}
+    if name == "pipeline":
+        return _("weighted pipeline covers ×%(value)s of a quarter's revenue") % {"value": value}
+    if name == "enablement":
+        return _("certified people: %(value)s") % {"value": value}
+    if name == "relationship":
+        return _("last interaction %(value)s days ago") % {"value": value}
+    if isinstance(value, dict):
+        # JSONB does not keep key order: known signals in their order, then any others by name.
+        keys = [k for k in ENGAGEMENT_SIGNALS if k in value] + sorted(k for k in value if k not in ENGAGEMENT_SIGNALS)
+        return "; ".join(
+            str(ENGAGEMENT_SIGNALS.get(key, key.replace("_", " ") + ": %(value)s")) % {"value": value[key]}
+            for key in keys
+        )
+    return str(value)
 
 
 COMPONENT_LABELS = {

@@ -468,13 +468,16 @@ def test_partner_health_fragment_shows_score_band_and_breakdown(manager_client, 
         breakdown={
             "revenue_trend": {"value": 0.1, "score": 70, "weight": 0.3},
             "relationship": {"value": 120, "score": 20, "weight": 0.1},
+            "engagement": {"value": {"registrations_90d": 4, "logins_30d": 2}, "score": 90, "weight": 0.2},
         },
     )
     content = manager_client.get(_url("staff:partner_health", partner_a.public_id)).content.decode()
     assert 'data-band="yellow"' in content and ">64<" in content
-    assert content.count('data-testid="health-component"') == 2
+    assert content.count('data-testid="health-component"') == 3
     assert "Revenue trend" in content and "30 %" in content and "Relationship" in content
-    assert content.index("Revenue trend") < content.index("Relationship")  # heaviest first
+    assert content.index("Revenue trend") < content.index("Engagement") < content.index("Relationship")  # by weight
+    assert "last interaction 120 days ago" in content
+    assert "registrations in 90 days: 4; people logged in within 30 days: 2" in content
 
 
 def test_partner_health_fragment_without_a_score(manager_client, partner_a):
