@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
 from deals import dashboard
@@ -50,10 +50,12 @@ def _lead_funnel(partners, filters) -> None:
 def dashboard_charts(*, partners, filters) -> list[Chart]:
     stages = dashboard.pipeline_by_stage(partners=partners)
     quarters = dashboard.pipeline_by_quarter(partners=partners)
-    by_tier = dashboard.revenue_by_tier_by_month(partners=partners, months=filters.months())
+    # The monthly charts show as many months as the period spans, ending this month.
+    months = filters.months()
+    by_tier = dashboard.revenue_by_tier_by_month(partners=partners, months=months)
     since, until = filters.period()
     concentration = dashboard.revenue_concentration(partners=partners, since=since, until=until)
-    activity = dashboard.active_dormant_by_month(partners=partners, months=filters.months())
+    activity = dashboard.active_dormant_by_month(partners=partners, months=months)
     currency = base_currency()
     curve = concentration["curve"]  # [[% of partners, % of revenue]] at 0, 1, … 100 % of partners
     charts = [
@@ -82,7 +84,12 @@ def dashboard_charts(*, partners, filters) -> list[Chart]:
         ),
         Chart(
             key="revenue_by_tier",
-            title=_("Revenue by tier (%(currency)s)") % {"currency": currency},
+            title=ngettext(
+                "Revenue by tier, last %(months)s month (%(currency)s)",
+                "Revenue by tier, last %(months)s months (%(currency)s)",
+                months,
+            )
+            % {"months": months, "currency": currency},
             x_label=_("Month"),
             labels=by_tier["labels"],
             datasets=[Dataset(series["tier"], series["values"]) for series in by_tier["series"]],
@@ -114,7 +121,12 @@ def dashboard_charts(*, partners, filters) -> list[Chart]:
         ),
         Chart(
             key="active_dormant",
-            title=_("Active and dormant partners"),
+            title=ngettext(
+                "Active and dormant partners, last %(months)s month",
+                "Active and dormant partners, last %(months)s months",
+                months,
+            )
+            % {"months": months},
             x_label=_("Month"),
             labels=[row["label"] for row in activity],
             datasets=[

@@ -196,8 +196,13 @@ def test_dashboard_period_filter_sets_the_concentration_window(manager_client, p
     chart = _chart(manager_client.get(_url("staff:home"), {"period": "last_year"}), "revenue_concentration")
     assert chart.datasets[0].data[-1] == 100.0  # all revenue reached at 100 % of partners
     assert "(1 partners with revenue in the period)" in chart.note
-    chart = _chart(manager_client.get(_url("staff:home"), {"period": "this_quarter"}), "revenue_concentration")
-    assert chart.is_empty
+    response = manager_client.get(_url("staff:home"), {"period": "this_quarter"})
+    assert _chart(response, "revenue_concentration").is_empty
+    # The monthly charts span as many months as the period: a quarter is three.
+    assert len(_chart(response, "active_dormant").labels) == 3
+    assert len(_chart(response, "revenue_by_tier").labels) == 3
+    assert "last 3 months" in _chart(response, "revenue_by_tier").title
+    assert len(_chart(manager_client.get(_url("staff:home")), "active_dormant").labels) == 12
 
 
 def test_dashboard_queue_cards_show_counts_urgency_and_link_to_their_queue(manager_client, partner_a):
