@@ -449,6 +449,7 @@ def active_dormant_by_month(*, partners: QuerySet[Partner], months: int = 12) ->
     starts = month_starts(today, months)
     ends = [min(add_months(m, 1) - dt.timedelta(days=1), today) for m in starts]
     window = settings.PRM["DORMANT_AFTER_DAYS"]
+    partners = partners.filter(status__in=_CHANNEL_STATUSES)
     since = _aware(ends[0] - dt.timedelta(days=window))
     until = _aware(today + dt.timedelta(days=1))
     # The scope is Django-built SQL whose values travel as parameters, never in the text.
@@ -460,7 +461,7 @@ def active_dormant_by_month(*, partners: QuerySet[Partner], months: int = 12) ->
         active = {row[0]: row[1] for row in cursor.fetchall()}
     existing = dict.fromkeys(ends, 0)
     created = (
-        partners.filter(status__in=_CHANNEL_STATUSES, created_at__lt=_aware(ends[-1] + dt.timedelta(days=1)))
+        partners.filter(created_at__lt=_aware(ends[-1] + dt.timedelta(days=1)))
         .annotate(day=TruncMonth("created_at"))
         .values("day")
         .annotate(n=Count("pk"))
