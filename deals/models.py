@@ -372,6 +372,21 @@ class DealRegistration(TimeStampedModel):
             ),
             # Staff list "flagged only".
             models.Index(fields=["-created_at"], condition=~Q(flags=[]), name="deal_flagged_idx"),
+            # Revenue (dashboards, KPIs, forecasts, health): won deals by close date, read
+            # index-only ("status = 'won' AND closed_at >= … GROUP BY partner, month, currency").
+            models.Index(
+                fields=["closed_at"],
+                condition=Q(status=DealStatus.WON),
+                include=["partner", "final_amount", "currency"],
+                name="deal_won_closed_idx",
+            ),
+            # Open pipeline per partner (dashboards, forecasts, health), read index-only.
+            models.Index(
+                fields=["partner"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                include=["stage", "value", "probability", "currency", "expected_close_date"],
+                name="deal_open_pipeline_idx",
+            ),
         ]
 
     def __str__(self):
