@@ -324,7 +324,9 @@ def test_kpi_fulfilment_against_target_is_charted(manager_client, partner_a, man
     chart = response.context["chart"]
     assert chart.labels == ["Max Manager"]
     assert chart.datasets[0].data == [25.0]
-    assert "25.0 %" in response.content.decode()
+    content = response.content.decode()
+    assert "25.0 %" in content
+    assert '<td class="text-end" data-testid="kpi-revenue">500</td>' in content
 
 
 def test_kpi_csv_export(manager_client, manager):
