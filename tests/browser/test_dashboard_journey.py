@@ -72,6 +72,12 @@ def test_manager_dashboard_charts_render_and_a_card_leads_to_its_queue(
     card.click()
     page.wait_for_url(re.compile(re.escape(live_server.url + reverse("staff:deal_review_queue"))))
 
+    # The KPI scorecard and the forecasts page draw their charts too.
+    for name in ("staff:kpi_scorecard", "staff:forecasts"):
+        page.goto(live_server.url + reverse(name))
+        page.wait_for_function("() => document.querySelectorAll('[data-prm-chart-ready]').length === 1")
+        assert _drawn_charts(page) == 1
+
 
 def test_partner_home_renders_on_a_phone_with_its_charts(live_server, new_page, partner_admin, password, activity):
     page = new_page(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)

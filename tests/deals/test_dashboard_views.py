@@ -314,6 +314,11 @@ def test_kpi_manager_sees_own_row_admin_sees_everyone(manager_client, admin_clie
     assert {manager, other_manager} <= {r["manager"] for r in rows}
 
 
+def test_kpi_lead_sees_the_team(lead_client, lead, manager, other_manager):
+    rows = lead_client.get(_url("staff:kpi_scorecard")).context["rows"]
+    assert {r["manager"] for r in rows} == {lead, manager}
+
+
 def test_kpi_fulfilment_against_target_is_charted(manager_client, partner_a, manager):
     year, quarter = _quarter()
     Target.objects.create(manager=manager, year=year, quarter=quarter, amount="2000.00")
