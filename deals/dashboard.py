@@ -112,6 +112,36 @@ def _month_of(value) -> dt.date:
     return value.replace(day=1)
 
 
+# --- short-lived cache of the chart numbers ------------------------------------------------
+
+
+def _cached(name: str, partners: QuerySet[Partner], *args):
+    """Decorator-free memo for the chart selectors: the result for this scope (the partners
+    query's SQL and parameters), arguments, day and language is kept for
+    PRM["DASHBOARD_CACHE_SECONDS"] (0 = off). Aggregating a million registrations for every
+    page view is what the cache saves; dashboards may be a few minutes behind."""
+    import hashlib
+
+    from django.core.cache import cache
+    from django.utils.translation import get_language
+
+    seconds = int(settings.PRM.get("DASHBOARD_CACHE_SECONDS", 0))
+
+    def wrap(compute):
+        if seconds <= 0:
+            return compute()
+        sql, params = partners.order_by().values("pk").query.sql_with_params()
+        raw = repr((name, sql, params, args, timezone.localdate().isoformat(), get_language()))
+        key = "dashboard:" + hashlib.sha256(raw.encode()).hexdigest()
+        value = cache.get(key)
+        if value is None:
+            value = compute()
+            cache.set(key, value, seconds)
+        return value
+
+    return wrap
+
+
 # --- revenue, the common building block ----------------------------------------------------
 
 
@@ -220,6 +250,10 @@ def dashboard_partners(*, user: User, filters: DashboardFilters | None = None) -
 def pipeline_by_stage(*, partners: QuerySet[Partner]) -> list[dict]:
     """Open pipeline per stage, in stage order, every stage present:
     [{"stage", "label", "count", "value", "weighted"}] (value/weighted in the base currency)."""
+    return _cached("pipeline_by_stage", partners)(lambda: _pipeline_by_stage(partners=partners))
+
+
+def _pipeline_by_stage(*, partners: QuerySet[Partner]) -> list[dict]:
     today = timezone.localdate()
     rates = RateTable.load(until=today)
     rows = (
@@ -301,6 +335,12 @@ def pipeline_by_quarter(*, partners: QuerySet[Partner], quarters: int = 4) -> li
     - target: the Targets of the managers who own the partners in scope;
     - commit: the partners' own commits (PartnerCommit, live).
     """
+    return _cached("pipeline_by_quarter", partners, quarters)(
+        lambda: _pipeline_by_quarter(partners=partners, quarters=quarters)
+    )
+
+
+def _pipeline_by_quarter(*, partners: QuerySet[Partner], quarters: int = 4) -> list[dict]:
     keys = coming_quarters(n=quarters)
     weighted = _weighted_by_quarter(partners, keys)
     commits = _commits_by_quarter(partners, keys)
@@ -347,6 +387,12 @@ def revenue_by_tier_by_month(*, partners: QuerySet[Partner], months: int = 12) -
     """Revenue per tier per month for the last `months` months (current month included):
     {"labels": ["Jan 2026", …], "months": [date, …], "series": [{"tier", "tier_id", "values": [Decimal, …]}]}.
     Series in tier rank order, "No tier" last; only tiers with revenue or partners in scope."""
+    return _cached("revenue_by_tier_by_month", partners, months)(
+        lambda: _revenue_by_tier_by_month(partners=partners, months=months)
+    )
+
+
+def _revenue_by_tier_by_month(*, partners: QuerySet[Partner], months: int = 12) -> dict:
     from partners.models import Tier
 
     starts = month_starts(months=months)
@@ -371,6 +417,12 @@ def revenue_concentration(*, partners: QuerySet[Partner], since: dt.date, until:
     {"partners": N in scope, "partners_with_revenue", "total", "top5_share", "top20_share"
     (fractions 0–1, None without revenue), "curve": [[pct_partners, pct_revenue], …] at 0, 1, …,
     100 % of partners}."""
+    return _cached("revenue_concentration", partners, since, until)(
+        lambda: _revenue_concentration(partners=partners, since=since, until=until)
+    )
+
+
+def _revenue_concentration(*, partners: QuerySet[Partner], since: dt.date, until: dt.date) -> dict:
     per_partner = revenue_by_partner(partners=partners, since=since, until=until + dt.timedelta(days=1))
     n = partners.count()
     amounts = sorted((a for a in per_partner.values() if a > 0), reverse=True)
@@ -445,6 +497,12 @@ def active_dormant_by_month(*, partners: QuerySet[Partner], months: int = 12) ->
     [{"label", "month", "active", "dormant"}] — partners in the channel then (created by that
     day, status onboarding/active/suspended now) with / without any activity in the
     DORMANT_AFTER_DAYS before it. Two queries, whatever the number of partners."""
+    return _cached("active_dormant_by_month", partners, months)(
+        lambda: _active_dormant_by_month(partners=partners, months=months)
+    )
+
+
+def _active_dormant_by_month(*, partners: QuerySet[Partner], months: int = 12) -> list[dict]:
     today = timezone.localdate()
     starts = month_starts(today, months)
     ends = [min(add_months(m, 1) - dt.timedelta(days=1), today) for m in starts]

@@ -292,4 +292,6 @@ PRM = {
     "FORECAST_CHUNK_SIZE": 500,  # partners per transaction in the snapshot run (resumable cursor)
     "REORDER_MIN_ORDERS": 3,  # sell-in order days needed before an interval is trusted
     "REORDER_GRACE_DAYS": int(os.environ.get("PRM_REORDER_GRACE_DAYS", "7")),  # late by this much: remind
+    # Dashboard chart numbers are kept this long per scope and filters (0 = always live).
+    "DASHBOARD_CACHE_SECONDS": int(os.environ.get("PRM_DASHBOARD_CACHE_SECONDS", "300")),
 }

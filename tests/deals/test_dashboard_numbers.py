@@ -394,3 +394,20 @@ def test_reactivation_queue_lists_dormant_partners_in_scope(world, manager, lead
     assert [p.name for p in dashboard.reactivation_queue(user=manager)] == ["M3"]
     assert [p.name for p in dashboard.reactivation_queue(user=lead)] == ["M3", "Quiet"]  # never active first
     assert quiet.owner.full_name == "Olga Other"
+
+
+def test_chart_numbers_are_cached_per_scope_when_enabled(world, manager, lead, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.PRM = {**settings.PRM, "DASHBOARD_CACHE_SECONDS": 300}
+    mine = dashboard.dashboard_partners(user=manager)
+    first = dashboard.pipeline_by_stage(partners=mine)
+    deal_row(world["mine"][0], value="1.00", stage="commit", probability=90)
+    assert dashboard.pipeline_by_stage(partners=mine) == first  # same scope: reused
+    team = dashboard.pipeline_by_stage(partners=dashboard.dashboard_partners(user=lead))
+    assert team != first  # another scope is computed on its own
+    settings.PRM = {**settings.PRM, "DASHBOARD_CACHE_SECONDS": 0}
+    live = {r["stage"]: r["count"] for r in dashboard.pipeline_by_stage(partners=mine)}
+    assert live["commit"] == {r["stage"]: r["count"] for r in first}["commit"] + 1
+    cache.clear()
