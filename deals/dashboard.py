@@ -48,7 +48,7 @@ from deals.models import (
 from partners.models import Partner, PartnerStatus
 from partners.selectors import partners_in_scope
 from prm.models import Role, User
-from prm.money import RateTable
+from prm.money import RateTable, base_currency
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -146,7 +146,12 @@ def _cached(name: str, partners: QuerySet[Partner], *args):
 
 
 def revenue_rows(
-    *, partners: QuerySet[Partner], since: dt.date, until: dt.date, by: tuple[str, ...] = ()
+    *,
+    partners: QuerySet[Partner],
+    since: dt.date,
+    until: dt.date,
+    by: tuple[str, ...] = (),
+    foreign_only: bool = False,
 ) -> list[tuple[tuple, dt.date, Decimal]]:
     """Revenue in the base currency per (`by` partner fields, month) for [since, until).
 
@@ -179,6 +184,8 @@ def revenue_rows(
         .annotate(total=Sum("amount"))
         .order_by()
     )
+    if foreign_only:
+        deals, sales = deals.exclude(currency=base_currency()), sales.exclude(currency=base_currency())
     out: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
     for qs in (deals, sales):
         for row in qs:
@@ -189,11 +196,36 @@ def revenue_rows(
 
 
 def revenue_by_partner(*, partners: QuerySet[Partner], since: dt.date, until: dt.date) -> dict[int, Decimal]:
-    """Revenue (base currency) per partner id for [since, until); partners without any are absent."""
+    """Revenue (base currency) per partner id for [since, until); partners without any are absent.
+    Amounts already in the base currency are summed per partner in SQL (one row per partner);
+    only the other currencies go through the monthly rows and the rate table."""
+    base = base_currency()
     totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for (partner_id,), _month, amount in revenue_rows(partners=partners, since=since, until=until, by=("id",)):
+    won = DealRegistration.objects.filter(
+        partner__in=partners,
+        status=DealStatus.WON,
+        currency=base,
+        closed_at__gte=_aware(since),
+        closed_at__lt=_aware(until),
+    )
+    sold = SalesRecord.objects.filter(
+        partner__in=partners,
+        kind=SalesKind.SELL_IN,
+        registration__isnull=True,
+        currency=base,
+        occurred_on__gte=since,
+        occurred_on__lt=until,
+    )
+    for qs, column in ((won, "final_amount"), (sold, "amount")):
+        for partner_id, total in (
+            qs.values("partner_id").annotate(t=Sum(column)).order_by().values_list("partner_id", "t")
+        ):
+            totals[partner_id] += total
+    for (partner_id,), _month, amount in revenue_rows(
+        partners=partners, since=since, until=until, by=("id",), foreign_only=True
+    ):
         totals[partner_id] += amount
-    return dict(totals)
+    return {pid: amount.quantize(CENT) for pid, amount in totals.items()}
 
 
 # --- filters and scope ---------------------------------------------------------------------
