@@ -18,17 +18,23 @@ from deals.models import (
     DealRegistration,
     DirectAccount,
     EndCustomer,
+    ForecastRun,
+    ForecastSnapshot,
     Holiday,
     Lead,
     LeadImport,
     LeadOffer,
+    PartnerCommit,
+    PartnerHealth,
     PartnerSpecialisation,
     Product,
     ProductLine,
     ProtectionExtension,
+    ReorderExpectation,
     RoutingDecision,
     RoutingRule,
     SalesRecord,
+    Target,
 )
 from deals.normalize import normalize_tax_id
 from prm.admin import AuditedAdminMixin
@@ -138,7 +144,6 @@ class DirectAccountAdmin(ServiceErrorMixin, admin.ModelAdmin):
 class DealProductInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = DealProduct
     extra = 0
-    autocomplete_fields = ()
     readonly_fields = ("product",)
 
 
@@ -190,6 +195,70 @@ class ProtectionExtensionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("registration", "requested_by")
     search_fields = ("registration__reference",)
     verbose_name = _("protection extension")
+
+
+# --- forecasts and health -------------------------------------------------------------------
+# Targets are plain configuration (audited). Commits are entered through partner_commit_set
+# (cabinet, API); runs, snapshots, health and reorder expectations are computed nightly: the
+# admin only looks at them.
+
+
+@admin.register(Target)
+class TargetAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ("manager", "year", "quarter", "amount")
+    list_filter = ("year", "quarter")
+    list_select_related = ("manager",)
+    search_fields = ("manager__full_name", "manager__email")
+    ordering = ("-year", "-quarter", "manager__full_name")
+
+
+@admin.register(PartnerCommit)
+class PartnerCommitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("partner", "year", "quarter", "amount", "currency", "entered_by", "updated_at")
+    list_filter = ("year", "quarter", "currency")
+    list_select_related = ("partner", "entered_by")
+    search_fields = ("partner__name",)
+
+
+@admin.register(ForecastRun)
+class ForecastRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("as_of", "status", "partners_done", "started_at", "finished_at")
+    list_filter = ("status",)
+
+
+@admin.register(ForecastSnapshot)
+class ForecastSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "as_of",
+        "partner",
+        "year",
+        "quarter",
+        "forecast",
+        "method",
+        "error_metric",
+        "naive_error",
+        "model_error",
+        "weighted_pipeline",
+        "commit",
+    )
+    list_filter = ("as_of", "method", "year", "quarter")
+    list_select_related = ("partner",)
+    search_fields = ("partner__name",)
+
+
+@admin.register(PartnerHealth)
+class PartnerHealthAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("partner", "score", "band", "computed_at")
+    list_filter = ("band",)
+    list_select_related = ("partner",)
+    search_fields = ("partner__name",)
+
+
+@admin.register(ReorderExpectation)
+class ReorderExpectationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("partner", "typical_interval_days", "last_order_on", "predicted_next_on", "reminded_for")
+    list_select_related = ("partner",)
+    search_fields = ("partner__name",)
 
 
 @admin.register(SalesRecord)

@@ -373,6 +373,21 @@ class DealRegistration(TimeStampedModel):
             ),
             # Staff list "flagged only".
             models.Index(fields=["-created_at"], condition=~Q(flags=[]), name="deal_flagged_idx"),
+            # Revenue (dashboards, KPIs, forecasts, health): won deals by close date, read
+            # index-only ("status = 'won' AND closed_at >= … GROUP BY partner, month, currency").
+            models.Index(
+                fields=["closed_at"],
+                condition=Q(status=DealStatus.WON),
+                include=["partner", "final_amount", "currency"],
+                name="deal_won_closed_idx",
+            ),
+            # Open pipeline per partner (dashboards, forecasts, health), read index-only.
+            models.Index(
+                fields=["partner"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                include=["stage", "value", "probability", "currency", "expected_close_date"],
+                name="deal_open_pipeline_idx",
+            ),
         ]
 
     def __str__(self):
@@ -696,6 +711,252 @@ class SalesRecord(TimeStampedModel):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount} {self.currency} {self.occurred_on}"
+
+
+# --- forecasts and health -----------------------------------------------------------------
+# Read by `deals.dashboard`; written only by `deals.services.forecasts` / `deals.services.health`.
+
+
+QUARTER_CHECK = Q(quarter__gte=1, quarter__lte=4)
+
+
+class Target(TimeStampedModel):
+    """A channel manager's sales plan for one quarter, in the base currency (KPI fulfilment)."""
+
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("channel manager"),
+        on_delete=models.PROTECT,
+        related_name="sales_targets",
+        limit_choices_to={"role__in": ["channel_manager", "channel_lead", "administrator"]},
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    quarter = models.PositiveSmallIntegerField(_("quarter"))
+    amount = models.DecimalField(_("amount (base currency)"), max_digits=16, decimal_places=2)
+
+    class Meta:
+        ordering = ["-year", "-quarter", "manager_id"]
+        verbose_name = _("sales target")
+        verbose_name_plural = _("sales targets")
+        constraints = [
+            models.UniqueConstraint(fields=["manager", "year", "quarter"], name="target_manager_quarter_unique"),
+            models.CheckConstraint(name="target_quarter_range", condition=QUARTER_CHECK),
+            models.CheckConstraint(name="target_amount_nonneg", condition=Q(amount__gte=0)),
+        ]
+        indexes = [
+            # Dashboard / KPI: targets of the managers in scope for a few quarters.
+            models.Index(fields=["year", "quarter"], name="target_period_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.manager} {self.year} Q{self.quarter}: {self.amount}"
+
+
+class PartnerCommit(TimeStampedModel):
+    """What a partner says it will sell in a quarter (entered in the cabinet), beside the forecast."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    partner = models.ForeignKey(
+        "partners.Partner", verbose_name=_("partner"), on_delete=models.PROTECT, related_name="commits"
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    quarter = models.PositiveSmallIntegerField(_("quarter"))
+    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("entered by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["year", "quarter"]
+        verbose_name = _("partner commit")
+        verbose_name_plural = _("partner commits")
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "year", "quarter"], name="commit_partner_quarter_unique"),
+            models.CheckConstraint(name="commit_quarter_range", condition=QUARTER_CHECK),
+            models.CheckConstraint(name="commit_amount_nonneg", condition=Q(amount__gte=0)),
+        ]
+        indexes = [
+            # Dashboard: commits of the partners in scope for the coming quarters.
+            models.Index(fields=["year", "quarter"], name="commit_period_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.partner} {self.year} Q{self.quarter}: {self.amount} {self.currency}"
+
+
+class ForecastRunStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ForecastRun(TimeStampedModel):
+    """One nightly snapshot computation for an `as_of` date. Partners are processed in chunks in
+    id order; `cursor` is the last partner id done, so an interrupted run resumes where it stopped
+    (one run per as_of date: a second start the same day continues or no-ops)."""
+
+    as_of = models.DateField(_("as of"), unique=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ForecastRunStatus.choices, default=ForecastRunStatus.RUNNING
+    )
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    cursor = models.BigIntegerField(_("last partner id done"), default=0)
+    partners_done = models.PositiveIntegerField(_("partners done"), default=0)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-as_of"]
+        verbose_name = _("forecast run")
+        verbose_name_plural = _("forecast runs")
+        constraints = [
+            models.CheckConstraint(name="forecastrun_status_valid", condition=Q(status__in=ForecastRunStatus.values)),
+            models.CheckConstraint(
+                name="forecastrun_done_has_time",
+                condition=~Q(status=ForecastRunStatus.DONE) | Q(finished_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.as_of} ({self.status})"
+
+
+class ForecastMethod(models.TextChoices):
+    SEASONAL_NAIVE = "seasonal_naive", _("Seasonal naive")
+    HOLT_WINTERS = "holt_winters", _("Holt-Winters (seasonal exponential smoothing)")
+
+
+class ErrorMetric(models.TextChoices):
+    MAPE = "mape", _("MAPE")
+    WAPE = "wape", _("WAPE")
+
+
+class ForecastSnapshot(TimeStampedModel):
+    """The forecast of one partner (or the total when `partner` is empty) for one coming quarter,
+    as computed on `as_of`. Money in the base currency. Errors are the back-test errors (a
+    fraction: 0.12 = 12 %) of each method over the last periods; `method` is the one chosen."""
+
+    run = models.ForeignKey(ForecastRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="snapshots")
+    as_of = models.DateField(_("as of"))
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="forecast_snapshots",
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    quarter = models.PositiveSmallIntegerField(_("quarter"))
+    weighted_pipeline = models.DecimalField(_("weighted pipeline"), max_digits=18, decimal_places=2, default=0)
+    forecast = models.DecimalField(_("forecast"), max_digits=18, decimal_places=2, default=0)
+    naive_forecast = models.DecimalField(_("seasonal naive forecast"), max_digits=18, decimal_places=2, default=0)
+    model_forecast = models.DecimalField(_("model forecast"), max_digits=18, decimal_places=2, null=True, blank=True)
+    method = models.CharField(_("method"), max_length=20, choices=ForecastMethod.choices)
+    error_metric = models.CharField(_("error metric"), max_length=8, choices=ErrorMetric.choices)
+    naive_error = models.DecimalField(_("naive back-test error"), max_digits=9, decimal_places=4, null=True, blank=True)
+    model_error = models.DecimalField(_("model back-test error"), max_digits=9, decimal_places=4, null=True, blank=True)
+    commit = models.DecimalField(_("commit"), max_digits=18, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["as_of", "year", "quarter"]
+        verbose_name = _("forecast snapshot")
+        verbose_name_plural = _("forecast snapshots")
+        constraints = [
+            # A rerun the same day replaces rows instead of adding them (total: partner IS NULL).
+            models.UniqueConstraint(
+                fields=["as_of", "partner", "year", "quarter"],
+                name="snapshot_partner_quarter_unique",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(name="snapshot_quarter_range", condition=QUARTER_CHECK),
+            models.CheckConstraint(name="snapshot_method_valid", condition=Q(method__in=ForecastMethod.values)),
+            models.CheckConstraint(name="snapshot_metric_valid", condition=Q(error_metric__in=ErrorMetric.values)),
+        ]
+        indexes = [
+            # Dashboard / cabinet: the latest snapshot of the partners in scope ("partner_id = … ORDER BY as_of DESC").
+            models.Index(fields=["partner", "-as_of"], name="snapshot_partner_asof_idx"),
+        ]
+
+    @property
+    def error(self):
+        """The back-test error of the chosen method."""
+        return self.model_error if self.method == ForecastMethod.HOLT_WINTERS else self.naive_error
+
+    def __str__(self):
+        return f"{self.as_of} {self.partner or 'total'} {self.year} Q{self.quarter}: {self.forecast}"
+
+
+class HealthBand(models.TextChoices):
+    GREEN = "green", _("Healthy")
+    YELLOW = "yellow", _("Needs attention")
+    RED = "red", _("At risk")
+
+
+class PartnerHealth(TimeStampedModel):
+    """The latest health score of a partner (0–100) and how it was made up: `breakdown` is
+    {component: {"value": raw figure, "score": 0–100, "weight": share of the total}}."""
+
+    partner = models.OneToOneField(
+        "partners.Partner", verbose_name=_("partner"), on_delete=models.CASCADE, related_name="health"
+    )
+    score = models.PositiveSmallIntegerField(_("score"))
+    band = models.CharField(_("band"), max_length=8, choices=HealthBand.choices)
+    breakdown = models.JSONField(_("breakdown"), default=dict)
+    computed_at = models.DateTimeField(_("computed"))
+
+    class Meta:
+        verbose_name = _("partner health")
+        verbose_name_plural = _("partner health")
+        constraints = [
+            models.CheckConstraint(name="health_score_range", condition=Q(score__gte=0, score__lte=100)),
+            models.CheckConstraint(
+                name="health_band_matches_score",
+                condition=Q(band="green", score__gte=80)
+                | Q(band="yellow", score__gte=50, score__lt=80)
+                | Q(band="red", score__lt=50),
+            ),
+        ]
+        indexes = [
+            # Dashboard: partners in scope by band.
+            models.Index(fields=["band"], name="health_band_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.partner}: {self.score} ({self.band})"
+
+
+class ReorderExpectation(TimeStampedModel):
+    """When a partner is expected to buy again, from its sell-in history (median gap between
+    order days). `reminded_for` is the predicted date already reminded about: once per order."""
+
+    partner = models.OneToOneField(
+        "partners.Partner", verbose_name=_("partner"), on_delete=models.CASCADE, related_name="reorder_expectation"
+    )
+    orders_counted = models.PositiveIntegerField(_("orders counted"))
+    typical_interval_days = models.PositiveIntegerField(_("typical interval (days)"))
+    last_order_on = models.DateField(_("last order"))
+    predicted_next_on = models.DateField(_("predicted next order"))
+    reminded_for = models.DateField(_("reminded for"), null=True, blank=True)
+    computed_at = models.DateTimeField(_("computed"))
+
+    class Meta:
+        verbose_name = _("reorder expectation")
+        verbose_name_plural = _("reorder expectations")
+        indexes = [
+            # Reminder task: expectations past due and not yet reminded.
+            models.Index(fields=["predicted_next_on"], name="reorder_predicted_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.partner}: next ≈ {self.predicted_next_on}"
 
 
 # --- leads --------------------------------------------------------------------------------

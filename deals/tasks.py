@@ -40,6 +40,36 @@ def conflict_escalation(now: str | None = None) -> int:
     return services.conflicts_escalate_overdue(now=_now(now))
 
 
+def _date(value: str | None):
+    from django.utils.dateparse import parse_date
+
+    return parse_date(value) if value else None
+
+
+@shared_task(**{**_OPTIONS, "time_limit": 1800, "soft_time_limit": 1700})
+def forecast_snapshots(as_of: str | None = None) -> int:
+    """Nightly forecast snapshots (chunked; a rerun resumes or no-ops). Returns partners done."""
+    return services.forecast_snapshot_run(as_of=_date(as_of)).partners_done
+
+
+@shared_task(**_OPTIONS)
+def partner_health(today: str | None = None) -> dict:
+    """Nightly: dormancy flags first (health reads fresh activity), then health scores."""
+    turned = services.partner_dormancy_compute()
+    scored = services.partner_health_compute(today=_date(today))
+    return {"turned_dormant": len(turned), "scored": scored}
+
+
+@shared_task(**_OPTIONS)
+def reorder_reminders(today: str | None = None) -> dict:
+    """Nightly: recompute reorder expectations from sell-in, then remind managers of missed reorders."""
+    day = _date(today)
+    return {
+        "expectations": services.reorder_expectations_compute(today=day),
+        "reminded": services.reorder_reminders_send(today=day),
+    }
+
+
 @shared_task(**_OPTIONS)
 def lead_offer_reminders(now: str | None = None) -> int:
     """Remind partners of lead offers past half their acceptance time (once per offer)."""

@@ -214,3 +214,28 @@ def partners_in_scope(*, user: User, manager: User | None = None) -> QuerySet[Pa
     if manager is not None:
         qs = qs.filter(owner=manager)
     return qs
+
+
+def partner_queue_cards(user: User, partners: QuerySet[Partner]) -> list:
+    """Dashboard card (prm.dashboard): the user's open next steps (the same list as the next
+    steps page: steps the user wrote or on partners the user owns), urgent when overdue. One query."""
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    from prm.dashboard import QueueCard
+
+    counts = next_steps_for_user(user=user).aggregate(
+        n=Count("pk"), overdue=Count("pk", filter=Q(next_step_due__lt=timezone.localdate()))
+    )
+    return [
+        QueueCard(
+            key="next_steps_due",
+            title=_("Next steps"),
+            count=counts["n"],
+            url=reverse("staff:next_steps"),
+            urgent=counts["overdue"],
+            urgent_label=_("overdue"),
+            order=60,
+            icon="calendar-check",
+        )
+    ]

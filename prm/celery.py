@@ -49,7 +49,7 @@ app.conf.beat_schedule = {
     # Nightly: re-evaluate partner tiers (promote at once, warn at-risk partners, demote after notice).
     "programs-tiers-evaluate": {
         "task": "programs.tasks_tiers.tiers_evaluate_nightly",
-        "schedule": crontab(hour=2, minute=30),
+        "schedule": crontab(hour=3, minute=30),
     },
     # Every 5 minutes: remind partners of lead offers past half their acceptance time (once each).
     "deals-lead-offer-reminders": {
@@ -60,5 +60,21 @@ app.conf.beat_schedule = {
     "deals-lead-offer-expiry": {
         "task": "deals.tasks.lead_offer_expiry",
         "schedule": crontab(minute="*/5"),
+    },
+    # Nightly: mark partners without activity for DORMANT_AFTER_DAYS as dormant (telling their
+    # manager once), then recompute every partner's health score.
+    "deals-partner-health": {
+        "task": "deals.tasks.partner_health",
+        "schedule": crontab(hour=2, minute=0),
+    },
+    # Nightly: forecast snapshots per partner and in total for the next four quarters (resumable).
+    "deals-forecast-snapshots": {
+        "task": "deals.tasks.forecast_snapshots",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    # Nightly: predict each partner's next sell-in order; remind the manager when one is missed.
+    "deals-reorder-reminders": {
+        "task": "deals.tasks.reorder_reminders",
+        "schedule": crontab(hour=4, minute=30),
     },
 }

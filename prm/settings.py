@@ -275,6 +275,25 @@ PRM = {
     "BUSINESS_WEEKDAYS": (0, 1, 2, 3, 4),
     "HOLIDAYS": tuple(env_list("PRM_HOLIDAYS")),  # ISO dates, in addition to the Holiday table
     "PUBLIC_MAIL_DOMAINS_EXTRA": tuple(env_list("PRM_PUBLIC_MAIL_DOMAINS_EXTRA")),
+    # Dashboards, forecasts and partner health (issue 6).
+    # Health score weights per component (deals.services.health); they need not sum to 1.
+    "HEALTH_WEIGHTS": {
+        "revenue_trend": 0.3,
+        "pipeline": 0.2,
+        "engagement": 0.2,
+        "enablement": 0.15,
+        "relationship": 0.15,
+    },
+    "HEALTH_RELATIONSHIP_STALE_DAYS": 90,  # no interaction for this long scores 0 on "relationship"
+    "FORECAST_QUARTERS": 4,  # coming quarters forecast per snapshot run
+    "FORECAST_HISTORY_MONTHS": 36,  # monthly history read for forecasting
+    "FORECAST_BACKTEST_PERIODS": 6,  # rolling-origin back-test horizon (months)
+    "FORECAST_MIN_MONTHS_FOR_MODEL": 24,  # fewer months of history: seasonal naive only
+    "FORECAST_CHUNK_SIZE": 500,  # partners per transaction in the snapshot run (resumable cursor)
+    "REORDER_MIN_ORDERS": 3,  # sell-in order days needed before an interval is trusted
+    "REORDER_GRACE_DAYS": int(os.environ.get("PRM_REORDER_GRACE_DAYS", "7")),  # late by this much: remind
+    # Dashboard chart numbers are kept this long per scope and filters (0 = always live).
+    "DASHBOARD_CACHE_SECONDS": int(os.environ.get("PRM_DASHBOARD_CACHE_SECONDS", "300")),
     # Tier engine (PRODUCT §2.2): trailing window, demotion notice, optional manager approval.
     "TIER_WINDOW_DAYS": int(os.environ.get("PRM_TIER_WINDOW_DAYS", "365")),
     "TIER_DEMOTION_NOTICE_DAYS": int(os.environ.get("PRM_TIER_DEMOTION_NOTICE_DAYS", "90")),

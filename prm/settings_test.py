@@ -7,6 +7,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prm")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("DJANGO_SECURE", "0")
 os.environ.setdefault("PRM_PLAIN_STATIC", "1")
+os.environ.setdefault("PRM_DASHBOARD_CACHE_SECONDS", "0")  # tests compare live numbers
 
 from prm.settings import *  # noqa: E402,F403
 

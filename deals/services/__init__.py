@@ -10,6 +10,9 @@ Conflicts:           conflict_resolve
 Protection:          deal_request_extension, deal_approve_extension, deal_reject_extension
 Beat jobs (tasks):   deal_protection_send_reminders, deal_protection_expire, deal_review_sla_check,
                      conflicts_escalate_overdue
+Forecasts:           partner_commit_set, forecast_snapshot_run, reorder_expectations_compute,
+                     reorder_reminders_send
+Health:              partner_health_compute, partner_dormancy_compute
 Sales records:       sales_record_create, sales_record_return, sales_records_import (CSV, all or
                      nothing, idempotent on partner+kind+reference), sales_record_net
 Leads:               lead_create, leads_create_bulk, lead_route, leads_route_batch, lead_accept,
@@ -23,6 +26,13 @@ StateError (illegal transition; nothing changed) or PermissionDenied.
 from . import sla
 from .conflicts import conflict_resolve, conflicts_escalate_overdue
 from .customers import direct_account_create, direct_account_update, end_customer_get_or_create, end_customer_update
+from .forecasts import (
+    forecast_snapshot_run,
+    partner_commit_set,
+    reorder_expectations_compute,
+    reorder_reminders_send,
+)
+from .health import partner_dormancy_compute, partner_health_compute
 from .leads import (
     lead_accept,
     lead_close,
@@ -96,6 +106,12 @@ __all__ = [
     "leads_create_bulk",
     "leads_route_batch",
     "max_extensions_for",
+    "partner_commit_set",
+    "forecast_snapshot_run",
+    "reorder_expectations_compute",
+    "reorder_reminders_send",
+    "partner_dormancy_compute",
+    "partner_health_compute",
     "sales_record_create",
     "sales_record_net",
     "sales_record_return",

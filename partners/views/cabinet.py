@@ -24,13 +24,6 @@ def _own_partner(user):
     return selectors.partner_list(user=user).get()
 
 
-class HomeView(PartnerUserRequiredMixin, TemplateView):
-    template_name = "cabinet/home.html"
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(partner=_own_partner(self.request.user), **kwargs)
-
-
 class ProfileView(PartnerUserRequiredMixin, TemplateView):
     template_name = "cabinet/profile.html"
 
@@ -171,7 +164,7 @@ class InvitationAcceptView(View):
 
 
 urlpatterns = [
-    path("", HomeView.as_view(), name="home"),
+    # `cabinet:home` shows deals numbers, so the deals app routes it (deals.views.cabinet_home).
     path("company/", ProfileView.as_view(), name="profile"),
     path("company/edit/", ProfileEditView.as_view(), name="profile_edit"),
     path("team/", TeamView.as_view(), name="team"),

@@ -12,7 +12,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
-from django.views.generic import RedirectView
 
 from partners import selectors, services
 from partners.forms.staff import (
@@ -532,8 +531,7 @@ class NextStepDoneView(StaffRequiredMixin, View):
 
 
 urlpatterns = [
-    # Later work replaces this with the manager's dashboard.
-    path("", RedirectView.as_view(pattern_name="staff:partner_list"), name="home"),
+    # `staff:home` is the channel manager dashboard, routed by the deals app (deals.views.staff_dashboard).
     path("partners/", PartnerListView.as_view(), name="partner_list"),
     path("partners/export.csv", PartnerExportView.as_view(), name="partner_export"),
     path("partners/new/", PartnerCreateView.as_view(), name="partner_create"),

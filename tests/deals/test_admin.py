@@ -42,6 +42,7 @@ from tests.deals.factories import (
     customer_data,
     make_deal,
 )
+from tests.deals.test_dashboard_admin import FORECAST_ADMIN_MODELS
 
 # Models the admin shows on their own pages.
 ADMIN_MODELS = [
@@ -136,7 +137,7 @@ def test_every_deals_model_is_in_the_admin():
             assert model not in admin.site._registry, f"{model._meta.label}: drop it from NOT_ON_THEIR_OWN_PAGE"
             continue
         assert model in admin.site._registry, f"{model._meta.label} has no admin"
-    assert sorted(m._meta.label for m in ADMIN_MODELS) == sorted(
+    assert sorted(m._meta.label for m in [*ADMIN_MODELS, *FORECAST_ADMIN_MODELS]) == sorted(
         m._meta.label for m in admin.site._registry if m._meta.app_label == "deals"
     )
     assert DealProductInline in DealRegistrationAdmin.inlines

@@ -250,6 +250,37 @@ def test_seed_demo_second_run_adds_nothing(demo):
     assert {model.__name__: model.objects.count() for model in DEALS_MODELS} == before
 
 
+def test_seed_demo_fills_the_dashboards(demo):
+    # Forecasts section (deals.demo_forecasts): targets, commits and one nightly run.
+    from deals import dashboard
+    from deals.models import ForecastRun, ForecastSnapshot, PartnerCommit, PartnerHealth, Target
+    from partners.models import PartnerStatus
+    from prm.models import Role
+
+    today = timezone.localdate()
+    managers = User.objects.filter(role=Role.CHANNEL_MANAGER, owned_partners__isnull=False).distinct()
+    year, quarter = dashboard.quarter_of(today)
+    for manager in managers:
+        assert Target.objects.filter(manager=manager, year=year, quarter=quarter).exists(), manager
+        assert Target.objects.filter(manager=manager).count() == 8  # four past and four coming quarters
+    assert PartnerCommit.objects.filter(year=year, quarter=quarter).count() >= 10
+    assert ForecastRun.objects.get(as_of=today).status == "done"
+    assert ForecastSnapshot.objects.filter(as_of=today, partner__isnull=True).count() == 4
+    channel = Partner.objects.filter(status__in=["onboarding", "active", "suspended"])
+    assert PartnerHealth.objects.count() == channel.count()
+    assert len(set(PartnerHealth.objects.values_list("band", flat=True))) >= 2
+    assert Partner.objects.filter(status=PartnerStatus.ACTIVE, is_dormant=True).exists()
+    admin = User.objects.get(email="admin@demo.prm")
+    summary = dashboard.dashboard_summary(user=admin)
+    assert sum(s["count"] for s in summary.pipeline_by_stage) > 50
+    assert summary.pipeline_by_quarter[0]["forecast"] > 0 and summary.pipeline_by_quarter[0]["target"] > 0
+    assert summary.revenue_concentration["top20_share"] > 0.5
+    assert any(sum(s["values"]) > 0 for s in summary.revenue_by_tier_by_month["series"])
+    assert summary.active_dormant_by_month[-1]["dormant"] > 0
+    rows = dashboard.kpi_scorecard(user=admin, year=year, quarter=quarter)
+    assert any(r["fulfilment_pct"] for r in rows)
+
+
 # --- leads section (deals.demo_leads) -------------------------------------------------------
 
 

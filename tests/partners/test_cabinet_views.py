@@ -87,9 +87,11 @@ def test_cabinet_home_other_partner_sees_only_own_company(other_partner_client, 
 
 
 def test_cabinet_home_query_count_is_constant(partner_admin_client, django_assert_max_num_queries):
-    # session, user, partner (mixin), partner+tier+owner, unread bell, session save (3 with the savepoint),
-    # the nav's count of leads waiting for an answer
-    with django_assert_max_num_queries(9):
+    # session, user, partner (mixin), partner+tier+owner, unread bell, session save (3 with the savepoint)
+    # + since issue 6 the partner's statistics and commit vs pipeline (deals.dashboard selectors,
+    # about 10 aggregate queries); that they do not grow with rows: tests/deals/test_cabinet_home.py.
+    # + the nav's count of leads waiting for an answer
+    with django_assert_max_num_queries(21):
         assert partner_admin_client.get(reverse("cabinet:home")).status_code == 200
 
 

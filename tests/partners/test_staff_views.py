@@ -136,10 +136,11 @@ def test_staff_get_pages_render_for_manager(manager_client, records, method, nam
     assert response.status_code == 200
 
 
-def test_staff_home_redirects_to_partner_list(manager_client):
+def test_staff_home_is_the_dashboard_with_the_partner_list_in_the_nav(manager_client):
+    # Issue 6 made staff:home the channel manager dashboard (it used to redirect to the list).
     response = manager_client.get(_url("staff:home"))
-    assert response.status_code == 302
-    assert response.url == _url("staff:partner_list")
+    assert response.status_code == 200
+    assert f'href="{_url("staff:partner_list")}" data-testid="nav-partners"' in response.content.decode()
 
 
 # --- Partner list -----------------------------------------------------------------------------

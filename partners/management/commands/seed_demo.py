@@ -21,6 +21,7 @@ SEEDERS = [
     "deals.demo_sales.seed",
     "deals.demo_leads.seed",
     "programs.demo_tiers.seed",
+    "deals.demo_forecasts.seed",
 ]
 
 # Two concurrent runs must not both pass the "already loaded?" check.
