@@ -61,10 +61,20 @@ def combine(components: dict[str, dict], weights: dict[str, float]) -> int:
 
 
 def engagement_lead_acceptance(partner_ids: list[int], *, today: dt.date) -> dict[int, int]:
-    """Lead acceptance score (0–100) per partner id. The leads app lives in another branch: at
-    merge, fill this with "leads accepted / leads offered in the last 90 days × 100" (partners
-    never offered a lead stay absent, so they are not penalised). Returns {} until then."""
-    return {}
+    """Lead acceptance score (0–100) per partner id: offers accepted / offers answered or timed
+    out in the last 90 days × 100. Partners never offered a lead (or with offers still open)
+    stay absent, so they are not penalised. One query."""
+    from deals.models import LeadOffer, LeadOfferStatus
+
+    since = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=90), dt.time.min))
+    rows = (
+        LeadOffer.objects.filter(partner_id__in=partner_ids, offered_at__gte=since)
+        .exclude(status__in=[LeadOfferStatus.OFFERED, LeadOfferStatus.WITHDRAWN])
+        .values("partner_id")
+        .annotate(n=Count("pk"), accepted=Count("pk", filter=Q(status=LeadOfferStatus.ACCEPTED)))
+        .order_by()
+    )
+    return {row["partner_id"]: round(100 * row["accepted"] / row["n"]) for row in rows if row["n"]}
 
 
 def engagement_signals(partner_ids: list[int], *, today: dt.date) -> dict[int, dict[str, dict]]:

@@ -8,6 +8,8 @@ for an administrator); these views only arrange them."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import path
@@ -18,6 +20,7 @@ from django.views import View
 
 from deals import dashboard
 from deals.forms.dashboard import DashboardFilterForm, KpiPeriodForm
+from deals.selectors_leads import lead_funnel
 from deals.views.charts import Chart, Dataset, export_response, with_export_urls
 from partners.selectors import partner_get_for_user
 from prm.dashboard import queue_cards
@@ -37,14 +40,18 @@ def _pct(value):
 # --- the channel manager dashboard ---------------------------------------------------------
 
 
-def _lead_funnel(partners, filters) -> None:
-    """MERGE HOOK (leads, issue 4): the lead acceptance funnel of `partners` in `filters`' period.
-
-    Return a list of {"label": translated stage ("Routed", "Accepted", "Converted"…),
-    "count": int} in funnel order, computed in a bounded number of queries; the dashboard then
-    draws the "lead_funnel" chart. Returning None (as now, while the leads app lives in its own
-    branch) leaves the chart out."""
-    return None
+def _lead_funnel(partners, filters) -> list[dict]:
+    """The lead acceptance funnel of `partners` for leads offered in `filters`' period: offered →
+    accepted → won (distinct leads, one query)."""
+    start, end = filters.period()
+    since = timezone.make_aware(dt.datetime.combine(start, dt.time.min))
+    until = timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min))
+    funnel = lead_funnel(partners=partners, since=since, until=until)
+    return [
+        {"label": _("Offered"), "count": funnel.offered},
+        {"label": _("Accepted"), "count": funnel.accepted},
+        {"label": _("Won"), "count": funnel.won},
+    ]
 
 
 def dashboard_charts(*, partners, filters) -> list[Chart]:

@@ -232,17 +232,24 @@ def test_dashboard_queue_cards_show_counts_urgency_and_link_to_their_queue(manag
     assert "1 overdue" in section
 
 
-def test_lead_funnel_chart_only_when_the_hook_returns_data(manager_client, monkeypatch):
-    assert "lead_funnel" not in {c.key for c in manager_client.get(_url("staff:home")).context["charts"]}
-    monkeypatch.setattr(
-        staff_dashboard,
-        "_lead_funnel",
-        lambda partners, filters: [{"label": "Routed", "count": 5}, {"label": "Accepted", "count": 3}],
-    )
-    response = manager_client.get(_url("staff:home"))
-    chart = _chart(response, "lead_funnel")
-    assert chart.labels == ["Routed", "Accepted"] and chart.datasets[0].data == [5, 3]
-    assert 'data-testid="chart-lead_funnel"' in response.content.decode()
+def test_lead_funnel_chart_counts_offered_accepted_won(manager, manager_client, partner_a, partner_rep):
+    import random
+
+    from deals import services
+    from partners.models import Region
+    from tests.deals.factories import make_lead
+
+    partner_a.country, partner_a.region = "DE", Region.EUROPE
+    partner_a.save(update_fields=["country", "region"])
+    leads = [make_lead(country="DE", region="europe", customer_name=f"Kunde {i} GmbH") for i in range(3)]
+    for lead in leads:
+        assert services.lead_route(actor=manager, lead=lead, rng=random.Random(0)).partner_id == partner_a.pk
+    for lead in leads[:2]:
+        lead.refresh_from_db()
+        services.lead_accept(user=partner_rep, lead=lead)
+    chart = _chart(manager_client.get(_url("staff:home")), "lead_funnel")
+    assert chart.datasets[0].data == [3, 2, 0]
+    assert len(chart.labels) == 3
 
 
 @pytest.mark.parametrize(

@@ -96,3 +96,23 @@ def test_recompute_updates_in_place_and_queries_do_not_grow(manager, django_asse
         health.partner_health_compute()
     assert len(many.captured_queries) == len(few.captured_queries)
     assert PartnerHealth.objects.count() == 20
+
+
+def test_engagement_lead_acceptance_share_of_answered_offers(manager, partner_a, partner_rep):
+    import random
+
+    from deals import services
+    from deals.services.health import engagement_lead_acceptance
+    from partners.models import Region
+    from tests.deals.factories import make_lead
+
+    partner_a.country, partner_a.region = "DE", Region.EUROPE
+    partner_a.save(update_fields=["country", "region"])
+    leads = [make_lead(country="DE", region="europe", customer_name=f"Kunde {i} GmbH") for i in range(3)]
+    for lead in leads:
+        services.lead_route(actor=manager, lead=lead, rng=random.Random(0))
+        lead.refresh_from_db()
+    services.lead_accept(user=partner_rep, lead=leads[0])
+    services.lead_decline(user=partner_rep, lead=leads[1], reason="Outside our region")
+    # leads[2] is still open: not counted either way.
+    assert engagement_lead_acceptance([partner_a.pk], today=timezone.localdate()) == {partner_a.pk: 50}
