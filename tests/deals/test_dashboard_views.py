@@ -27,7 +27,6 @@ from deals.models import (
     SalesRecord,
     Target,
 )
-from deals.views import staff_dashboard
 from prm.dashboard import QueueCard, _providers, register_queue_cards
 from prm.models import Role
 from tests.deals.factories import customer_data, make_deal
