@@ -275,4 +275,10 @@ PRM = {
     "BUSINESS_WEEKDAYS": (0, 1, 2, 3, 4),
     "HOLIDAYS": tuple(env_list("PRM_HOLIDAYS")),  # ISO dates, in addition to the Holiday table
     "PUBLIC_MAIL_DOMAINS_EXTRA": tuple(env_list("PRM_PUBLIC_MAIL_DOMAINS_EXTRA")),
+    # Loyalty points (PRODUCT §2.4): unspent points expire this many months after they were
+    # earned, oldest first; partner admins are warned this many days before.
+    "POINTS_EXPIRE_MONTHS": int(os.environ.get("PRM_POINTS_EXPIRE_MONTHS", "24")),
+    "POINTS_EXPIRY_WARNING_DAYS": 30,
+    # What one point is worth in the base currency, for the points liability report.
+    "POINT_VALUE_BASE": os.environ.get("PRM_POINT_VALUE_BASE", "1.00"),
 }

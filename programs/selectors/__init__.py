@@ -1,0 +1,2 @@
+from .ledger import *  # noqa: F403
+from .rewards import *  # noqa: F403

@@ -1,0 +1,3 @@
+from .ledger import *  # noqa: F403
+from .ledger_accrual import *  # noqa: F403
+from .rewards import *  # noqa: F403
