@@ -13,12 +13,26 @@ from django.db import migrations, models
 LEDGER_TRIGGERS = """
 CREATE FUNCTION programs_ledger_balance() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- One aggregated upsert per statement (not per row): a set-based insert of a million
-    -- entries touches each partner's balance row once. ORDER BY keeps lock order stable
-    -- across concurrent statements (no deadlocks). The CHECK balance >= 0 rejects overdraws.
+    -- One aggregated update per statement (not per row): a set-based insert of a million
+    -- entries touches each partner's balance row once. Rows are locked in partner order first,
+    -- so concurrent multi-partner statements cannot deadlock. UPDATE then INSERT (not a bare
+    -- INSERT … ON CONFLICT): Postgres checks CHECK constraints on the proposed row before the
+    -- conflict, so a debit would fail "balance >= 0" even with enough points.
+    PERFORM 1 FROM programs_pointsbalance b
+    WHERE b.partner_id IN (SELECT partner_id FROM new_rows WHERE kind = 'points')
+    ORDER BY b.partner_id FOR UPDATE;
+    WITH d AS (
+        SELECT partner_id, SUM(amount) AS delta FROM new_rows WHERE kind = 'points' GROUP BY partner_id
+    ), updated AS (
+        UPDATE programs_pointsbalance b SET balance = b.balance + d.delta, updated_at = now()
+        FROM d WHERE b.partner_id = d.partner_id
+        RETURNING b.partner_id
+    )
     INSERT INTO programs_pointsbalance (partner_id, balance, updated_at)
-    SELECT partner_id, SUM(amount), now() FROM new_rows WHERE kind = 'points'
-    GROUP BY partner_id ORDER BY partner_id
+    SELECT d.partner_id, d.delta, now() FROM d
+    WHERE d.partner_id NOT IN (SELECT partner_id FROM updated)
+    ORDER BY d.partner_id
+    -- Another transaction created the row meanwhile: add to it.
     ON CONFLICT (partner_id) DO UPDATE
         SET balance = programs_pointsbalance.balance + EXCLUDED.balance, updated_at = EXCLUDED.updated_at;
     RETURN NULL;
