@@ -39,7 +39,14 @@ def ledger_sum(partner) -> Decimal:
 
 
 def test_ledger_accrue_duplicate_event_credits_once(partner_a):
-    kwargs = dict(partner=partner_a, kind="points", amount=50, unit="points", source_type="deal_won", source_id="7")
+    kwargs = {
+        "partner": partner_a,
+        "kind": "points",
+        "amount": 50,
+        "unit": "points",
+        "source_type": "deal_won",
+        "source_id": "7",
+    }
     first = services.ledger_accrue(**kwargs)
     second = services.ledger_accrue(**kwargs)
     assert first is not None and first.amount == 50
