@@ -10,13 +10,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from deals import urls as deals_urls
 from partners import urls as partners_urls
 from prm import health, views
+from programs import urls as programs_urls
 
-staff_patterns = [*partners_urls.staff_patterns, *deals_urls.staff_patterns]
-cabinet_patterns = [*partners_urls.cabinet_patterns, *deals_urls.cabinet_patterns]
+staff_patterns = [*partners_urls.staff_patterns, *deals_urls.staff_patterns, *programs_urls.staff_patterns]
+cabinet_patterns = [*partners_urls.cabinet_patterns, *deals_urls.cabinet_patterns, *programs_urls.cabinet_patterns]
 api_patterns = [
     path("auth/token/", views.TokenObtainView.as_view(), name="token"),
     *partners_urls.api_patterns,
     *deals_urls.api_patterns,
+    *programs_urls.api_patterns,
 ]
 
 urlpatterns = [
