@@ -119,7 +119,7 @@ class PointsAdjustView(StaffRequiredMixin, View):
                 messages.success(
                     request,
                     _("%(points)s points recorded for %(partner)s.")
-                    % {"points": entry.amount, "partner": partner.name},
+                    % {"points": int(entry.amount), "partner": partner.name},
                 )
                 return redirect(safe_next(request, reverse("staff:ledger_partner", args=[partner.public_id])))
         return _partner_ledger_page(request, partner, adjust_form=form, status=400)
