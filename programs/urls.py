@@ -1,11 +1,12 @@
 """Programs routes, gathered by prm/urls.py into the staff:, cabinet: and api: namespaces.
 Each part (tiers, ledger, rewards…) contributes its own module's `urlpatterns`."""
 
+from programs.api import ledger as ledger_api
 from programs.api import rewards as rewards_api
 from programs.views import cabinet_ledger, staff_ledger
 
 staff_patterns = [*staff_ledger.urlpatterns]
 cabinet_patterns = [*cabinet_ledger.urlpatterns]
-api_patterns = [*rewards_api.urlpatterns]
+api_patterns = [*ledger_api.urlpatterns, *rewards_api.urlpatterns]
 
 __all__ = ["api_patterns", "cabinet_patterns", "staff_patterns"]
