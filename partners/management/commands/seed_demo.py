@@ -18,6 +18,7 @@ from partners.demo import DEMO_MARKER_EMAIL, DEMO_PASSWORD, DEMO_SEED, DemoConte
 SEEDERS = [
     "partners.demo.seed",
     "deals.demo.seed",
+    "programs.demo_ledger.seed",
 ]
 
 # Two concurrent runs must not both pass the "already loaded?" check.
