@@ -408,3 +408,15 @@ def test_trigger_keeps_balance_under_set_based_inserts(partner_a, partner_b):
         assert cursor.fetchone()[0] == 0
     services.points_reconcile()
     assert balance(partner_a) == 14 and balance(partner_b) == 7
+
+
+def test_points_liability_query_count_is_flat(manager, django_assert_max_num_queries):
+    from tests.factories import PartnerFactory
+
+    for i in range(8):
+        partner = PartnerFactory(name=f"Liability {i}", owner=manager)
+        services.points_adjust(actor=manager, partner=partner, amount=10 * (i + 1), reason="x")
+    with django_assert_max_num_queries(2):
+        report = selectors.points_liability()
+        rows = [(r["partner"].name, r["partner"].tier) for r in report.rows]
+    assert len(rows) == 8 and report.total_points == 360
