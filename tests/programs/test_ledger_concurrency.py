@@ -123,3 +123,44 @@ def test_concurrent_redemptions_never_take_stock_below_zero(manager):
     assert reward.stock == 0 and Redemption.objects.count() == 3
     total = sum(selectors.points_balance(partner=p) for p in partners)
     assert total == Decimal(8 * 1000 - 3 * 10)
+
+
+def test_accrual_racing_an_uncommitted_credit_waits_then_adds_nothing(partner_a):
+    """B's anti-join cannot see A's uncommitted credit; B's insert waits on the unique key,
+    fails when A commits, and B's retry credits nothing (no error, no duplicate)."""
+    import time
+
+    make_rule(event=EarningEvent.CERTIFICATION_EARNED, points="10", per_thousand=False)
+    cert = certificate(partner=partner_a)
+    a_inserted, results, errors = threading.Event(), {}, []
+
+    def a():
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                results["a"] = services.points_for_event(event="certification_earned", source_id=cert.pk)
+                a_inserted.set()
+                time.sleep(1.5)  # B is now blocked on the unique index
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def b():
+        try:
+            a_inserted.wait(timeout=30)
+            results["b"] = services.points_for_event(event="certification_earned", source_id=cert.pk)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert results == {"a": 1, "b": 0}
+    assert LedgerEntry.objects.count() == 1 and selectors.points_balance(partner=partner_a) == 10
