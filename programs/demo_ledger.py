@@ -152,7 +152,8 @@ def _seed_migrated_points(ctx: DemoContext) -> None:
         services.ledger_accrue(
             partner=partner,
             kind="points",
-            amount=Decimal(500 + 250 * ctx.rng.randint(1, 6)),
+            # Northwind's redemption spends the oldest points first: enough is left to expire.
+            amount=Decimal(6500 if partner.pk == northwind.pk else 500 + 250 * ctx.rng.randint(1, 6)),
             unit="points",
             source_type=SourceType.ADJUSTMENT,
             source_id=f"migration-{partner.public_id}",
