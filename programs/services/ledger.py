@@ -290,6 +290,9 @@ def ledger_entry_reverse(*, actor, entry: LedgerEntry, reason: str) -> LedgerEnt
         entry = _get_locked(entry)
         if entry.reverses_id is not None:
             raise StateError(_("A reversal cannot itself be reversed; record a new adjustment instead."))
+        if entry.source_type in (SourceType.REDEMPTION, SourceType.REDEMPTION_RETURN):
+            # The redemption's status, stock and points move together: use its own actions.
+            raise StateError(_("Reject or cancel the redemption instead of reversing its points."))
         if entry.kind == EntryKind.POINTS:
             _lock_balance(entry.partner_id)
         _transition(

@@ -168,3 +168,11 @@ def test_dashboard_card_counts_redemptions_to_approve(funded, partner_admin, man
     assert queue_cards(partner_admin, Partner.objects.all()) == [] or all(
         c.key != "redemptions_to_approve" for c in queue_cards(partner_admin, Partner.objects.all())
     )
+
+
+def test_redemption_points_are_not_reversed_behind_the_redemptions_back(funded, partner_admin, manager):
+    redemption = services.redemption_request(actor=partner_admin, reward=make_reward(cost=100))
+    debit = LedgerEntry.objects.get(source_type=SourceType.REDEMPTION, source_id=str(redemption.pk))
+    with pytest.raises(StateError):
+        services.ledger_entry_reverse(actor=manager, entry=debit, reason="oops")
+    assert balance(funded) == 900
