@@ -70,8 +70,16 @@ def _backend_cpu() -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# This module's registrations: a year no other bench uses, so `make bench` (one shared
+# prm_bench database, bench_deals first) keeps both data sets.
+REFERENCE_PREFIX = "DR-1999-"
+
+
 def _seeded() -> bool:
-    return _scalar("SELECT count(*) FROM deals_dealregistration WHERE status = 'won'") >= DEALS
+    return (
+        _scalar("SELECT count(*) FROM deals_dealregistration WHERE reference LIKE %s", [REFERENCE_PREFIX + "%"])
+        >= DEALS
+    )
 
 
 def _seed() -> None:
@@ -85,10 +93,8 @@ def _seed() -> None:
     started = time.perf_counter()
     print("seeding: truncating …", flush=True)
     _execute("TRUNCATE programs_ledgerentry, programs_pointsbalance RESTART IDENTITY CASCADE")
-    _execute(
-        "TRUNCATE deals_dealproduct, deals_conflict, deals_protectionextension, deals_dealregistration, "
-        "deals_endcustomer, deals_dealreferencecounter RESTART IDENTITY CASCADE"
-    )
+    # Only this module's rows: other benches' registrations stay.
+    _execute("DELETE FROM deals_dealregistration WHERE reference LIKE %s", [REFERENCE_PREFIX + "%"])
     tiers = []
     for rank, (code, mult) in enumerate(
         [("registered", "1.00"), ("silver", "1.20"), ("gold", "1.50"), ("platinum", "2.00")]
@@ -141,12 +147,14 @@ def _seed() -> None:
     rep_of = dict(User.objects.filter(email__endswith="@bench-ledger.test").values_list("partner_id", "pk"))
     partner_ids = [p.pk for p in partners]
     user_ids = [rep_of[pk] for pk in partner_ids]
-    _execute(
-        "INSERT INTO deals_endcustomer (public_id, name, normalized_name, website, domain, tax_id, country, city,"
-        " created_at, updated_at) VALUES (gen_random_uuid(), 'Bench Customer', 'bench customer', '', '', '', 'RU',"
-        " 'Moscow', now(), now())"
-    )
     customer = _scalar("SELECT min(id) FROM deals_endcustomer")
+    if customer is None:
+        _execute(
+            "INSERT INTO deals_endcustomer (public_id, name, normalized_name, website, domain, tax_id, country, city,"
+            " created_at, updated_at) VALUES (gen_random_uuid(), 'Bench Customer', 'bench customer', '', '', '',"
+            " 'RU', 'Moscow', now(), now())"
+        )
+        customer = _scalar("SELECT min(id) FROM deals_endcustomer")
     print(f"seeding: {DEALS:,} won registrations …", flush=True)
     _execute(
         f"""
@@ -156,7 +164,7 @@ def _seed() -> None:
             submitted_at, last_submitted_at, submission_count, review_due_at, review_reminder_at,
             decided_at, decision_reason, approved_at, protection_days, protected_until, expired_at,
             closed_at, final_amount, lost_reason, flags, flag_evidence, created_at, updated_at)
-        SELECT md5('bl' || g)::uuid, 'DR-2025-' || lpad(g::text, 7, '0'),
+        SELECT md5('bl' || g)::uuid, '{REFERENCE_PREFIX}' || lpad(g::text, 7, '0'),
                (%s::bigint[])[1 + prn], (%s::bigint[])[1 + prn], {customer}, '{{}}', '', '',
                1000 + (g %% 1000) * 1000, 'RUB', current_date, 'proposal', 100, 'won', t + interval '40 days',
                t, t, 1, NULL, NULL, t + interval '1 day', '', t + interval '1 day', 90, t + interval '91 days', NULL,
@@ -187,6 +195,7 @@ def _measure() -> None:
         per_thousand=True,
         valid_from=dt.date(2000, 1, 1),
     )
+    # Every won deal in the database (this module's million, plus any other bench's).
     events = _scalar("SELECT count(*) FROM deals_dealregistration WHERE status = 'won'")
 
     cpu = _backend_cpu()
