@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from deals.services._common import notify, require_staff
 from prm.audit import audit_record, snapshot
 from prm.exceptions import ApplicationError, StateError
-from prm.models import Role, User
+from prm.models import Currency, Role, User
 from programs.models import POINTS, EntryKind, EntryState, LedgerEntry, PointsBalance, SourceType
 
 __all__ = [
@@ -174,6 +174,8 @@ def ledger_accrue(
         raise ApplicationError(
             _("Points are counted in points; money in a currency."), fields={"unit": [_("Wrong unit.")]}
         )
+    if kind != EntryKind.POINTS and unit not in Currency.values:
+        raise ApplicationError(_("Unknown currency."), fields={"unit": [_("Unknown currency.")]})
     value = _validate_amount(amount, integral=kind == EntryKind.POINTS)
     if user is not None and user.partner_id != partner.pk:
         raise ApplicationError(_("The person does not belong to this partner."), fields={"user": [_("Wrong person.")]})

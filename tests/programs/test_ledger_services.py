@@ -131,6 +131,10 @@ def test_money_entries_do_not_touch_the_points_balance(partner_a):
 def test_ledger_accrue_rejects_wrong_unit_and_foreign_person(partner_a, other_partner_user):
     with pytest.raises(ApplicationError):
         services.ledger_accrue(
+            partner=partner_a, kind="rebate", amount=5, unit="XYZ", source_type="deal_won", source_id="1"
+        )
+    with pytest.raises(ApplicationError):
+        services.ledger_accrue(
             partner=partner_a, kind="points", amount=5, unit="RUB", source_type="deal_won", source_id="1"
         )
     with pytest.raises(ApplicationError):
