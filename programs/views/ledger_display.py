@@ -81,7 +81,8 @@ def describe_entry(entry) -> str:
         calculation = entry_calculation(entry)
         rule = f" ({entry.rule.name})" if entry.rule_id and entry.rule else ""
         return f"{source}: {calculation}{rule}" if calculation else f"{source}{rule}"
-    if entry.reason:
+    # Expiry reasons are technical ("expired lot 42"): the source label says it all.
+    if entry.reason and entry.source_type != SourceType.EXPIRY:
         return f"{source}: {entry.reason}"
     return source
 

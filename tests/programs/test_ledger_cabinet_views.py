@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from partners.models import Tier
 from programs import services
-from programs.models import Redemption, RedemptionStatus, SourceType
+from programs.models import LedgerEntry, Redemption, RedemptionStatus, SourceType
 from tests.programs.ledger_helpers import make_reward, make_rule, won_deal
 
 pytestmark = pytest.mark.django_db
@@ -354,3 +354,40 @@ def test_rep_cannot_cancel(alpha_redemption, partner_rep_client):
     assert response.status_code == 404
     alpha_redemption.refresh_from_db()
     assert alpha_redemption.status == RedemptionStatus.REQUESTED
+
+
+# --- the words behind each entry -------------------------------------------------------------------
+
+
+def _entry(source_type, *, reason="", calculation=None, rule=None):
+    entry = LedgerEntry(source_type=source_type, source_id="1", reason=reason, calculation=calculation or {})
+    entry.rule = rule
+    entry.rule_id = rule.pk if rule else None
+    return entry
+
+
+@pytest.mark.parametrize(
+    ("source_type", "reason", "calculation", "expected"),
+    [
+        (SourceType.EXPIRY, "expired lot 42", None, "Points expired"),
+        (SourceType.REDEMPTION, "Branded mug", None, "Redemption: Branded mug"),
+        (SourceType.REDEMPTION_RETURN, "Sold out", None, "Redemption returned: Sold out"),
+        (SourceType.REVERSAL, "Duplicate deal", None, "Reversal: Duplicate deal"),
+        (
+            SourceType.REGISTRATION_APPROVED,
+            "",
+            {"rate": "50", "multiplier": "1.25", "per_thousand": False},
+            "Registration approved: 50 × 1.25 tier multiplier",
+        ),
+        (
+            SourceType.CERTIFICATION_EARNED,
+            "",
+            {"rate": "200", "multiplier": "1", "capped": True},
+            "Certification earned: 200 (capped)",
+        ),
+    ],
+)
+def test_describe_entry_says_why_in_words(source_type, reason, calculation, expected):
+    from programs.views.ledger_display import describe_entry
+
+    assert describe_entry(_entry(source_type, reason=reason, calculation=calculation)) == expected
