@@ -77,4 +77,19 @@ app.conf.beat_schedule = {
         "task": "deals.tasks.reorder_reminders",
         "schedule": crontab(hour=4, minute=30),
     },
+    # Nightly: credit loyalty points for every event the on-commit tasks missed (never twice).
+    "programs-points-reconcile": {
+        "task": "programs.tasks_ledger.points_reconcile",
+        "schedule": crontab(hour=1, minute=30),
+    },
+    # Daily: expire unspent points older than POINTS_EXPIRE_MONTHS, oldest first.
+    "programs-points-expire": {
+        "task": "programs.tasks_ledger.points_expire",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    # Daily: warn partner admins 30 days before their points expire (once per expiry date).
+    "programs-points-expiry-warn": {
+        "task": "programs.tasks_ledger.points_expiry_warn",
+        "schedule": crontab(hour=6, minute=0),
+    },
 }

@@ -305,4 +305,10 @@ PRM = {
     "LEAD_ACCEPT_SLA_HOURS": int(os.environ.get("PRM_LEAD_ACCEPT_SLA_HOURS", "48")),
     # Exclusions kept per routing decision as examples (counts are always complete).
     "LEAD_EXCLUSION_SAMPLE": 20,
+    # Loyalty points (PRODUCT §2.4): unspent points expire this many months after they were
+    # earned, oldest first; partner admins are warned this many days before.
+    "POINTS_EXPIRE_MONTHS": int(os.environ.get("PRM_POINTS_EXPIRE_MONTHS", "24")),
+    "POINTS_EXPIRY_WARNING_DAYS": 30,
+    # What one point is worth in the base currency, for the points liability report.
+    "POINT_VALUE_BASE": os.environ.get("PRM_POINT_VALUE_BASE", "1.00"),
 }

@@ -1,1 +1,2 @@
+from .ledger import *  # noqa: F403
 from .tiers import *  # noqa: F401,F403

@@ -22,6 +22,7 @@ SEEDERS = [
     "deals.demo_leads.seed",
     "programs.demo_tiers.seed",
     "deals.demo_forecasts.seed",
+    "programs.demo_ledger.seed",
 ]
 
 # Two concurrent runs must not both pass the "already loaded?" check.

@@ -1,0 +1,244 @@
+"""Loyalty points at scale: accrue points for 1,000,000 won deals, set-based and idempotent.
+
+    createdb -h 127.0.0.1 -U postgres prm_bench_ledger
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/prm_bench_ledger python manage.py migrate
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/prm_bench_ledger python -m bench.bench_ledger
+
+Seeds (once; BENCH_LEDGER_RESEED=1 forces) 2,000 partners over four tiers with points
+multipliers and BENCH_LEDGER_DEALS won registrations (INSERT … SELECT generate_series) in the
+CURRENT database, which must be a *bench* database. Then, timed, through the real service
+(`programs.services.points_accrue_bulk`, the path the nightly reconciliation takes):
+
+1. the first run credits every won deal: one INSERT … SELECT … ON CONFLICT DO NOTHING with the
+   tier multiplier in SQL; the balance trigger updates each partner's summary row once;
+2. the second run credits nothing (the anti-join and the unique key), and says how long the
+   nightly "nothing missed" pass costs.
+
+Prints seconds and events per second (target: ≥ 50,000 events/s) and checks the totals:
+entries = deals, Σ balances = Σ ledger, no duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+DEALS = int(os.environ.get("BENCH_LEDGER_DEALS", "1000000"))
+PARTNERS = 2000
+TARGET = 50_000
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings_test")
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        django.setup()
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    if "bench" not in name:
+        raise SystemExit(f"bench_ledger: refusing to write 1M rows into database {name!r}; use a *bench* database.")
+
+
+def _execute(sql: str, params=None) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _scalar(sql: str, params=None):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def _backend_cpu() -> float:
+    """CPU seconds used so far by this connection's Postgres backend (local server, /proc).
+    On a shared, loaded machine wall time mostly measures the neighbours; this does not."""
+    pid = _scalar("SELECT pg_backend_pid()")
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# This module's registrations: a year no other bench uses, so `make bench` (one shared
+# prm_bench database, bench_deals first) keeps both data sets.
+REFERENCE_PREFIX = "DR-1999-"
+
+
+def _seeded() -> bool:
+    return (
+        _scalar("SELECT count(*) FROM deals_dealregistration WHERE reference LIKE %s", [REFERENCE_PREFIX + "%"])
+        >= DEALS
+    )
+
+
+def _seed() -> None:
+    from decimal import Decimal
+
+    from django.contrib.auth.hashers import make_password
+
+    from partners.models import Partner, PartnerStatus, PartnerType, Region, Tier
+    from prm.models import Role, User
+
+    started = time.perf_counter()
+    print("seeding: truncating …", flush=True)
+    _execute("TRUNCATE programs_ledgerentry, programs_pointsbalance RESTART IDENTITY CASCADE")
+    # Only this module's rows: other benches' registrations stay.
+    _execute("DELETE FROM deals_dealregistration WHERE reference LIKE %s", [REFERENCE_PREFIX + "%"])
+    tiers = []
+    for rank, (code, mult) in enumerate(
+        [("registered", "1.00"), ("silver", "1.20"), ("gold", "1.50"), ("platinum", "2.00")]
+    ):
+        tier, _ = Tier.objects.get_or_create(
+            code=f"bench-{code}",
+            defaults={"name": f"Bench {code}", "rank": 100 + rank, "points_multiplier": Decimal(mult)},
+        )
+        tiers.append(tier)
+    manager = User.objects.filter(email="bench-ledger-manager@bench.test").first() or User.objects.create(
+        email="bench-ledger-manager@bench.test",
+        full_name="Bench Manager",
+        role=Role.CHANNEL_MANAGER,
+        password=make_password(None),
+    )
+    have = Partner.objects.filter(name__startswith="Bench Ledger Partner ").count()
+    Partner.objects.bulk_create(
+        [
+            Partner(
+                name=f"Bench Ledger Partner {i:04d}",
+                legal_name=f"Bench Ledger Partner {i:04d} LLC",
+                partner_type=PartnerType.RESELLER,
+                status=PartnerStatus.ACTIVE,
+                country="RU",
+                region=Region.RUSSIA,
+                owner=manager,
+                tier=tiers[i % 4],
+            )
+            for i in range(have, PARTNERS)
+        ],
+        batch_size=1000,
+    )
+    partners = list(Partner.objects.filter(name__startswith="Bench Ledger Partner ").order_by("pk")[:PARTNERS])
+    existing = set(User.objects.filter(email__endswith="@bench-ledger.test").values_list("partner_id", flat=True))
+    User.objects.bulk_create(
+        [
+            User(
+                email=f"admin{p.pk}@bench-ledger.test",
+                full_name=f"Admin {p.pk}",
+                role=Role.PARTNER_ADMIN,
+                partner=p,
+                password=make_password(None),
+                email_notifications=False,
+            )
+            for p in partners
+            if p.pk not in existing
+        ],
+        batch_size=1000,
+    )
+    rep_of = dict(User.objects.filter(email__endswith="@bench-ledger.test").values_list("partner_id", "pk"))
+    partner_ids = [p.pk for p in partners]
+    user_ids = [rep_of[pk] for pk in partner_ids]
+    customer = _scalar("SELECT min(id) FROM deals_endcustomer")
+    if customer is None:
+        _execute(
+            "INSERT INTO deals_endcustomer (public_id, name, normalized_name, website, domain, tax_id, country, city,"
+            " created_at, updated_at) VALUES (gen_random_uuid(), 'Bench Customer', 'bench customer', '', '', '',"
+            " 'RU', 'Moscow', now(), now())"
+        )
+        customer = _scalar("SELECT min(id) FROM deals_endcustomer")
+    print(f"seeding: {DEALS:,} won registrations …", flush=True)
+    _execute(
+        f"""
+        INSERT INTO deals_dealregistration (
+            public_id, reference, partner_id, submitted_by_id, end_customer_id, customer_entered, title, description,
+            value, currency, expected_close_date, stage, probability, status, status_changed_at,
+            submitted_at, last_submitted_at, submission_count, review_due_at, review_reminder_at,
+            decided_at, decision_reason, approved_at, protection_days, protected_until, expired_at,
+            closed_at, final_amount, lost_reason, flags, flag_evidence, created_at, updated_at)
+        SELECT md5('bl' || g)::uuid, '{REFERENCE_PREFIX}' || lpad(g::text, 7, '0'),
+               (%s::bigint[])[1 + prn], (%s::bigint[])[1 + prn], {customer}, '{{}}', '', '',
+               1000 + (g %% 1000) * 1000, 'RUB', current_date, 'proposal', 100, 'won', t + interval '40 days',
+               t, t, 1, NULL, NULL, t + interval '1 day', '', t + interval '1 day', 90, t + interval '91 days', NULL,
+               t + interval '40 days', 1000 + (g %% 1000) * 900, '', '{{}}', '{{}}', t, t
+        FROM (
+            SELECT g, now() - interval '60 days' - ((g %% 300) || ' days')::interval AS t,
+                   (g::bigint * 31) %% {PARTNERS} AS prn
+            FROM generate_series(1, {DEALS}) AS g
+        ) AS src
+        """,  # noqa: S608 — only this module's integer constants are formatted in
+        [partner_ids, user_ids],
+    )
+    _execute("ANALYZE deals_dealregistration")
+    print(f"seeding: done in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def _measure() -> None:
+    from programs.models import EarningEvent, EarningRule
+    from programs.services import points_accrue_bulk
+
+    _execute("TRUNCATE programs_ledgerentry, programs_pointsbalance RESTART IDENTITY CASCADE")
+    _execute("VACUUM ANALYZE programs_ledgerentry")
+    EarningRule.objects.filter(name="Bench: deals won").delete()
+    rule = EarningRule.objects.create(
+        name="Bench: deals won",
+        event=EarningEvent.DEAL_WON,
+        points=10,
+        per_thousand=True,
+        valid_from=dt.date(2000, 1, 1),
+    )
+    # Every won deal in the database (this module's million, plus any other bench's).
+    events = _scalar("SELECT count(*) FROM deals_dealregistration WHERE status = 'won'")
+
+    cpu = _backend_cpu()
+    started = time.perf_counter()
+    first = points_accrue_bulk(rule=rule)
+    first_s = time.perf_counter() - started
+    first_cpu = _backend_cpu() - cpu
+    print(
+        f"first run:  {first:,} entries in {first_s:.2f} s = {first / first_s:,.0f} events/s "
+        f"(Postgres backend CPU {first_cpu:.2f} s = {first / first_cpu:,.0f} events per CPU-second; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
+        flush=True,
+    )
+
+    started = time.perf_counter()
+    second = points_accrue_bulk(rule=rule)
+    second_s = time.perf_counter() - started
+    print(f"second run: {second:,} entries in {second_s:.2f} s ({events / second_s:,.0f} events/s checked)", flush=True)
+
+    ledger = _scalar("SELECT coalesce(sum(amount), 0) FROM programs_ledgerentry")
+    balances = _scalar("SELECT coalesce(sum(balance), 0) FROM programs_pointsbalance")
+    dupes = _scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM programs_ledgerentry GROUP BY source_type, source_id, kind, rule_id"
+        " HAVING count(*) > 1) d"
+    )
+    print(
+        f"checks: {events:,} won deals, {first:,} entries, Σ ledger {ledger:,} = Σ balances {balances:,}, "
+        f"{dupes} duplicates",
+        flush=True,
+    )
+    assert first == events and second == 0 and ledger == balances and dupes == 0
+    verdict = "meets" if first / first_s >= TARGET else "BELOW"
+    print(f"target ≥ {TARGET:,} events/s: {verdict}", flush=True)
+
+
+def main() -> None:
+    _setup()
+    if os.environ.get("BENCH_LEDGER_RESEED") == "1" or not _seeded():
+        _seed()
+    else:
+        print(f"seeding: {DEALS:,} won registrations already there (BENCH_LEDGER_RESEED=1 to redo)", flush=True)
+    _measure()
+
+
+if __name__ == "__main__":
+    main()
