@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from partners.models import Certification, Contact
 from prm.audit import audit_record, diff, snapshot
+from prm.events import publish_on_commit
 from prm.exceptions import ApplicationError, PermissionDenied
 
 _EDITABLE = ("course", "certificate_number", "earned_on", "expires_on")
@@ -79,6 +80,7 @@ def certification_create(
             after=snapshot(cert),
             partner_id=contact.partner_id,
         )
+        publish_on_commit("certification_earned", cert.pk)
     return cert
 
 

@@ -275,6 +275,15 @@ PRM = {
     "BUSINESS_WEEKDAYS": (0, 1, 2, 3, 4),
     "HOLIDAYS": tuple(env_list("PRM_HOLIDAYS")),  # ISO dates, in addition to the Holiday table
     "PUBLIC_MAIL_DOMAINS_EXTRA": tuple(env_list("PRM_PUBLIC_MAIL_DOMAINS_EXTRA")),
+    # Business events (prm.events.publish_on_commit) → the Celery tasks that handle them. The
+    # services that cause an event publish it; this is the one place that says who listens.
+    "EVENT_TASKS": {
+        "deal_won": ("programs.tasks_ledger.accrue_event",),
+        "registration_approved": ("programs.tasks_ledger.accrue_event",),
+        "sales_reported": ("programs.tasks_ledger.accrue_event",),
+        "certification_earned": ("programs.tasks_ledger.accrue_event",),
+        "lead_accepted_in_sla": ("programs.tasks_ledger.accrue_event",),
+    },
     # Dashboards, forecasts and partner health (issue 6).
     # Health score weights per component (deals.services.health); they need not sum to 1.
     "HEALTH_WEIGHTS": {

@@ -57,6 +57,7 @@ from deals.models import (
 )
 from partners.models import Partner, PartnerStatus, Region
 from prm.audit import audit_record, audit_record_many, diff, snapshot
+from prm.events import publish_on_commit
 from prm.exceptions import ApplicationError, PermissionDenied, StateError
 from prm.models import Currency, User
 
@@ -850,6 +851,11 @@ def lead_accept(*, user, lead: Lead) -> DealRegistration:
             ]
         )
         _audit(actor=user, action="lead.accept", lead=lead, before=before)
+        # Accepting is only possible before the offer expires, so every acceptance is within SLA.
+        for offer_id in LeadOffer.objects.filter(
+            lead=lead, partner=partner, status=LeadOfferStatus.ACCEPTED
+        ).values_list("pk", flat=True):
+            publish_on_commit("lead_accepted_in_sla", offer_id)
     return deal
 
 

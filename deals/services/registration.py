@@ -40,6 +40,7 @@ from deals.models import (
 from deals.normalize import CustomerKeys, customer_keys, normalize_name, normalize_tax_id, registrable_domain
 from partners.models import PartnerStatus
 from prm.audit import audit_record, diff, snapshot
+from prm.events import publish_on_commit
 from prm.exceptions import ApplicationError, StateError
 
 from . import sla
@@ -687,6 +688,7 @@ def deal_approve(*, user, deal: DealRegistration, note: str = "") -> DealRegistr
             params={"reference": deal.reference, "until": _due_text(deal.protected_until)},
             url=object_url("cabinet", "deal_detail", deal.public_id),
         )
+        publish_on_commit("registration_approved", deal.pk)
     return deal
 
 
@@ -787,6 +789,7 @@ def deal_mark_won(*, user, deal: DealRegistration, final_amount) -> DealRegistra
             _lazy("Registration %(reference)s won by %(partner)s"),
             _lazy("Final amount: %(amount)s %(currency)s."),
         )
+        publish_on_commit("deal_won", deal.pk)
     return deal
 
 
@@ -881,4 +884,5 @@ def deal_create_approved_from_lead(
     if product_ids:
         _set_products(deal, product_ids)
     audit_record(actor=user, action="deal.create_from_lead", instance=deal, after=_snap(deal), reason=reference_note)
+    publish_on_commit("registration_approved", deal.pk)
     return deal

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from deals.models import DealRegistration, Product, SalesKind, SalesRecord, SalesSource
 from partners.models import Partner
 from prm.audit import audit_record, snapshot
+from prm.events import publish_on_commit
 from prm.exceptions import ApplicationError, PermissionDenied
 from prm.models import Currency
 
@@ -226,6 +227,8 @@ def sales_record_create(
             **cleaned,
         )
         audit_record(actor=actor, action="sales.create", instance=record, after=snapshot(record))
+        if record.kind == SalesKind.SELL_OUT and record.amount > 0:
+            publish_on_commit("sales_reported", record.pk)
     return record
 
 
@@ -501,6 +504,8 @@ def sales_records_import(
             )
         result.created = len(records)
         result.committed = True
+        # Imported sell-out earns points through the nightly reconciliation (one set-based pass),
+        # not a task per line.
     return result
 
 

@@ -79,14 +79,14 @@ def _certification_earned(where: str) -> str:
 
 
 def _sales_reported(where: str) -> str:
-    # Reported sales (sell-in and sell-out); returns (negative amounts) earn nothing.
+    # Sell-out the partner reported (sell-in is the vendor's own invoice); returns earn nothing.
     at = "(s.occurred_on::timestamp AT TIME ZONE 'UTC')"
     return f"""
         SELECT s.partner_id, u.id AS user_id, s.id::text AS source_id, {at} AS occurred_at,
                s.amount * {_RATE.format(cur="s.currency", when="s.occurred_on")} AS base_value
         FROM deals_salesrecord s
         LEFT JOIN prm_user u ON u.id = s.entered_by_id AND u.partner_id = s.partner_id
-        WHERE s.amount > 0 {where.format(id="s.id", at=at)}"""  # noqa: S608 (code constants only; values are parameters)
+        WHERE s.kind = 'sell_out' AND s.amount > 0 {where.format(id="s.id", at=at)}"""  # noqa: S608 (code constants only; values are parameters)
 
 
 def _lead_accepted_in_sla(where: str) -> str | None:

@@ -316,9 +316,42 @@ def test_sales_reported_earns_on_positive_amounts_only(partner_a, partner_admin)
     assert entry.source_id == str(sale.pk) and entry.amount == 100 and entry.user == partner_admin
 
 
-def test_lead_provider_is_inert_until_lead_offers_exist(partner_a):
+def test_lead_accepted_within_sla_earns_once_and_declines_earn_nothing(partner_a, partner_rep, manager):
+    import random
+
+    from deals import services as deal_services
+    from partners.models import Region
+    from tests.deals.factories import make_lead
+
     make_rule(event=EarningEvent.LEAD_ACCEPTED_IN_SLA, points="15", per_thousand=False)
+    partner_a.country, partner_a.region = "DE", Region.EUROPE
+    partner_a.save(update_fields=["country", "region"])
+    leads = [make_lead(country="DE", region="europe", customer_name=f"Kunde {i} GmbH") for i in range(2)]
+    for lead in leads:
+        deal_services.lead_route(actor=manager, lead=lead, rng=random.Random(0))
+        lead.refresh_from_db()
+    deal_services.lead_accept(user=partner_rep, lead=leads[0])
+    deal_services.lead_decline(user=partner_rep, lead=leads[1], reason="Not our market")
+    assert services.points_reconcile() == {"lead_accepted_in_sla": 1}
     assert services.points_reconcile() == {"lead_accepted_in_sla": 0}
+    entry = LedgerEntry.objects.get()
+    assert entry.amount == 15 and entry.user == partner_rep and entry.partner == partner_a
+
+
+def test_sell_in_earns_no_points(partner_a, manager):
+    from deals.models import SalesRecord
+
+    make_rule(event=EarningEvent.SALES_REPORTED, points="2")
+    SalesRecord.objects.create(
+        partner=partner_a,
+        kind="sell_in",
+        occurred_on=timezone.localdate(),
+        reference="INV-1",
+        amount=Decimal("50000"),
+        currency="RUB",
+        entered_by=manager,
+    )
+    assert services.points_reconcile() == {"sales_reported": 0}
 
 
 # --- FIFO expiry ----------------------------------------------------------------------------
