@@ -122,9 +122,11 @@ def _seed_sales(ctx: DemoContext) -> None:
         reports_sell_out = rng.random() < 0.45
         joined = partner.created_at.date().replace(day=1) if partner.created_at else first_month
         start = max(first_month, joined)
+        # Dormant partners (partners demo) went quiet: no purchases or reports for 3+ months.
+        quiet_from = _month_add(today.replace(day=1), -3) if partner.is_dormant else None
         for m in range(MONTHS):
             month = _month_add(first_month, m)
-            if month < start:
+            if month < start or (quiet_from and month >= quiet_from):
                 continue
             years_from_now = (MONTHS - 1 - m) / 12
             demand = size * SEASON[month.month] * (1 + growth) ** (-years_from_now) * rng.uniform(0.85, 1.15)
@@ -174,8 +176,9 @@ def _seed_sales(ctx: DemoContext) -> None:
                         )
                     )
     # Returns: negative records linked by reference and note, as sales_record_return writes them.
+    quiet_from = _month_add(today.replace(day=1), -3)
     for original, day, share in returns:
-        if day > today:
+        if day > today or (original.partner.is_dormant and day >= quiet_from):
             continue
         quantity = max(1, round(original.quantity * share))
         amount = (original.amount * quantity / original.quantity).quantize(Decimal("0.01"))

@@ -147,6 +147,7 @@ def test_dashboard_shows_every_chart_with_its_table_and_csv_link(manager_client,
         "revenue_by_tier",
         "revenue_concentration",
         "active_dormant",
+        "lead_funnel",
     }
     for key in keys:
         assert f'data-testid="chart-{key}"' in content

@@ -54,3 +54,14 @@ def test_publish_on_commit_sends_after_commit_only(queue):
 def test_publish_on_commit_ignores_events_nobody_handles(queue):
     publish_on_commit("unknown_event", 1)
     assert queue() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_paused_publishes_nothing(queue):
+    from prm.events import events_paused
+
+    with events_paused():
+        publish_on_commit("test_event", 7)
+    assert queue() == []
+    publish_on_commit("test_event", 8)
+    assert len(queue()) == 1
