@@ -25,6 +25,11 @@ import os
 import statistics
 import time
 
+from bench.common import execute, pct, scalar, setup
+
+# This module's SQL writes every literal % as %%, so a statement without parameters passes ()
+# (with None the driver would not unescape it).
+
 PARTNERS = int(os.environ.get("BENCH_DASH_PARTNERS", "10000"))
 REGISTRATIONS = int(os.environ.get("BENCH_DASH_REGISTRATIONS", "1000000"))
 MONTHS = 36
@@ -32,41 +37,11 @@ MANAGERS = 20
 SAMPLES = int(os.environ.get("BENCH_DASH_SAMPLES", "20"))
 
 
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings_test")
-    import django
-    from django.apps import apps
-
-    if not apps.ready:
-        django.setup()
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if "bench" not in name:
-        raise SystemExit(f"bench_dashboard: refusing to write 1M rows into database {name!r}; use a *bench* database.")
-
-
-def _execute(sql: str, params=()) -> None:
-    """Always with parameters (even none), so every statement writes % as %%."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def _scalar(sql: str, params=()):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
-
-
 def _seeded() -> bool:
     return (
-        _scalar("SELECT count(*) FROM partners_partner WHERE name LIKE 'Dash Partner %%'") >= PARTNERS
-        and _scalar("SELECT count(*) FROM deals_dealregistration") >= REGISTRATIONS
-        and _scalar("SELECT count(*) FROM deals_target") > 0  # the last step of the seeding
+        scalar("SELECT count(*) FROM partners_partner WHERE name LIKE 'Dash Partner %%'", ()) >= PARTNERS
+        and scalar("SELECT count(*) FROM deals_dealregistration") >= REGISTRATIONS
+        and scalar("SELECT count(*) FROM deals_target") > 0  # the last step of the seeding
     )
 
 
@@ -78,16 +53,16 @@ def _seed() -> None:
 
     started = time.perf_counter()
     print("seeding: truncating …", flush=True)
-    _execute(
+    execute(
         "TRUNCATE deals_forecastsnapshot, deals_forecastrun, deals_partnerhealth, deals_reorderexpectation, "
         "deals_partnercommit, deals_target, deals_salesrecord, deals_dealproduct, deals_conflict, "
         "deals_protectionextension, deals_dealregistration, deals_endcustomer, partners_interaction "
         "RESTART IDENTITY CASCADE"
     )
-    _execute("DELETE FROM prm_notification")
-    _execute("DELETE FROM prm_auditlog")
-    _execute("DELETE FROM prm_user WHERE partner_id IN (SELECT id FROM partners_partner WHERE name LIKE 'Dash %%')")
-    _execute("DELETE FROM partners_partner WHERE name LIKE 'Dash %%'")
+    execute("DELETE FROM prm_notification")
+    execute("DELETE FROM prm_auditlog")
+    execute("DELETE FROM prm_user WHERE partner_id IN (SELECT id FROM partners_partner WHERE name LIKE 'Dash %%')", ())
+    execute("DELETE FROM partners_partner WHERE name LIKE 'Dash %%'", ())
     unusable = make_password(None)
     admin = User.objects.filter(email="dash-admin@bench.test").first() or User.objects.create(
         email="dash-admin@bench.test", full_name="Dash Admin", role=Role.ADMINISTRATOR, password=unusable
@@ -112,7 +87,7 @@ def _seed() -> None:
     manager_ids = [m.pk for m in managers]
     tier_ids = [t.pk for t in tiers]
     print(f"seeding: {PARTNERS:,} partners and their users …", flush=True)
-    _execute(
+    execute(
         f"""
         INSERT INTO partners_partner (public_id, name, legal_name, partner_type, status, country, region, city,
             address, website_domain, email, phone, tax_id, size, industries, description, verified, owner_id,
@@ -126,7 +101,7 @@ def _seed() -> None:
         """,  # noqa: S608 — only this module's integer constants are formatted in
         [manager_ids, tier_ids],
     )
-    _execute(
+    execute(
         """
         INSERT INTO prm_user (password, is_superuser, email, full_name, phone, job_title, role, partner_id,
             language, email_notifications, is_active, is_staff, date_joined, last_login, public_id, updated_at)
@@ -137,7 +112,7 @@ def _seed() -> None:
         """,
         [unusable],
     )
-    _execute(
+    execute(
         """
         INSERT INTO deals_endcustomer (public_id, name, normalized_name, website, domain, tax_id, country, city,
             created_at, updated_at)
@@ -152,7 +127,7 @@ def _seed() -> None:
     uids = [u for _p, u in partner_ids]
     this_year = dt.date.today().year
     print(f"seeding: {REGISTRATIONS:,} registrations over three years …", flush=True)
-    _execute(
+    execute(
         f"""
         INSERT INTO deals_dealregistration (
             public_id, reference, partner_id, submitted_by_id, end_customer_id, customer_entered, title, description,
@@ -189,7 +164,7 @@ def _seed() -> None:
         [pids, uids, manager_ids],
     )
     # Open registrations are recent: move the old "submitted"/"approved" ones into the last weeks.
-    _execute(
+    execute(
         """
         UPDATE deals_dealregistration SET submitted_at = now() - (id %% 20) * interval '1 day',
                last_submitted_at = now() - (id %% 20) * interval '1 day',
@@ -197,11 +172,12 @@ def _seed() -> None:
                approved_at = CASE WHEN status = 'approved' THEN now() - (id %% 20) * interval '1 day' + interval '1 hour' END,
                decided_at = CASE WHEN status = 'approved' THEN now() - (id %% 20) * interval '1 day' + interval '1 hour' END
          WHERE status IN ('submitted', 'approved')
-        """
+        """,
+        (),
     )
     _expire_most_open()
     print(f"seeding: {PARTNERS * MONTHS:,} monthly sell-in records (seasonal) and interactions …", flush=True)
-    _execute(
+    execute(
         f"""
         INSERT INTO deals_salesrecord (public_id, partner_id, kind, occurred_on, reference, amount, currency, source,
             note, created_at, updated_at)
@@ -212,18 +188,20 @@ def _seed() -> None:
                'RUB', 'manual', '', now(), now()
           FROM partners_partner p, generate_series(1, {MONTHS}) AS m
          WHERE p.name LIKE 'Dash Partner %%' AND (p.id %% 3 <> 0 OR m %% 4 = 0)
-        """  # noqa: S608 — only this module's integer constants are formatted in
+        """,  # noqa: S608 — only this module's integer constants are formatted in
+        (),
     )
-    _execute(
+    execute(
         """
         INSERT INTO partners_interaction (public_id, partner_id, author_id, kind, occurred_at, subject, body,
             next_step, next_step_due, created_at, updated_at)
         SELECT md5('di' || p.id || '-' || k)::uuid, p.id, p.owner_id, 'call',
                now() - ((p.id * 7 + k * 37) %% 400) * interval '1 day', 'Call', '', '', NULL, now(), now()
           FROM partners_partner p, generate_series(1, 5) AS k WHERE p.name LIKE 'Dash Partner %%'
-        """
+        """,
+        (),
     )
-    _execute(
+    execute(
         "INSERT INTO prm_exchangerate (currency, valid_from, rate, created_at) VALUES ('USD', '2000-01-01', 90, now())"
         " ON CONFLICT DO NOTHING"
     )
@@ -231,12 +209,12 @@ def _seed() -> None:
     for m in managers:
         for k in range(-4, 4):
             index = year * 4 + quarter - 1 + k
-            _execute(
+            execute(
                 "INSERT INTO deals_target (manager_id, year, quarter, amount, created_at, updated_at) "
                 "VALUES (%s, %s, %s, 500000000, now(), now()) ON CONFLICT DO NOTHING",
                 [m.pk, index // 4, index % 4 + 1],
             )
-    _execute("VACUUM ANALYZE")
+    execute("VACUUM ANALYZE")
     print(f"seeding: done in {time.perf_counter() - started:.0f} s", flush=True)
     assert admin
 
@@ -244,25 +222,21 @@ def _seed() -> None:
 def _expire_most_open() -> None:
     """A real channel has about 5 % of its registrations open (protection ends after 90 days):
     five in six of the generated open ones become expired."""
-    _execute(
+    execute(
         """
         UPDATE deals_dealregistration
            SET status = 'expired', approved_at = COALESCE(approved_at, submitted_at + interval '1 hour'),
                protection_days = 0, expired_at = now() - interval '1 day'
          WHERE status IN ('submitted', 'approved') AND id %% 6 <> 0
-        """
+        """,
+        (),
     )
-
-
-def _pct(samples, q):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def _report(label, samples):
     ms = [s * 1000 for s in samples]
     print(
-        f"{label:<44} n={len(ms):>3}  p50={_pct(ms, 0.5):8.1f} ms  p95={_pct(ms, 0.95):8.1f} ms  "
+        f"{label:<44} n={len(ms):>3}  p50={pct(ms, 0.5):8.1f} ms  p95={pct(ms, 0.95):8.1f} ms  "
         f"max={max(ms):8.1f} ms  mean={statistics.fmean(ms):8.1f} ms",
         flush=True,
     )
@@ -286,9 +260,9 @@ def _measure() -> None:
     admin = User.objects.get(email="dash-admin@bench.test")
     manager = User.objects.get(email="dash-manager0@bench.test")
     counts = [
-        _scalar("SELECT count(*) FROM partners_partner"),
-        _scalar("SELECT count(*) FROM deals_dealregistration"),
-        _scalar("SELECT count(*) FROM deals_salesrecord"),
+        scalar("SELECT count(*) FROM partners_partner"),
+        scalar("SELECT count(*) FROM deals_dealregistration"),
+        scalar("SELECT count(*) FROM deals_salesrecord"),
     ]
     print("data: {:,} partners, {:,} registrations, {:,} sales records".format(*counts), flush=True)
     today = timezone.localdate()
@@ -301,8 +275,8 @@ def _nightly(today) -> None:
     from deals import services
 
     print("\nnightly jobs:", flush=True)
-    _execute("DELETE FROM deals_forecastsnapshot WHERE as_of = %s", [today])
-    _execute("DELETE FROM deals_forecastrun WHERE as_of = %s", [today])
+    execute("DELETE FROM deals_forecastsnapshot WHERE as_of = %s", [today])
+    execute("DELETE FROM deals_forecastrun WHERE as_of = %s", [today])
     for label, job in (
         ("partner_dormancy_compute", lambda: services.partner_dormancy_compute()),
         ("partner_health_compute", lambda: services.partner_health_compute()),
@@ -358,7 +332,7 @@ def _dashboard(admin, manager, today) -> None:
 
 
 def main() -> None:
-    _setup()
+    setup("bench_dashboard")
     if os.environ.get("BENCH_DASH_RESEED") or not _seeded():
         _seed()
     else:

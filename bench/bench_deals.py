@@ -25,6 +25,8 @@ import time
 from decimal import Decimal
 from unittest import mock
 
+from bench.common import execute, pct, scalar, setup
+
 REGISTRATIONS = int(os.environ.get("BENCH_DEALS_REGISTRATIONS", "1000000"))
 CUSTOMERS = int(os.environ.get("BENCH_DEALS_CUSTOMERS", "200000"))
 PARTNERS = 2000
@@ -57,40 +59,10 @@ WORDS = [
 LEGAL = ["ООО", "АО", "ПАО", "LLC", "Ltd", "GmbH", "Inc", "有限公司"]
 
 
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings_test")
-    import django
-    from django.apps import apps
-
-    if not apps.ready:
-        django.setup()
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if "bench" not in name:
-        raise SystemExit(f"bench_deals: refusing to write 1M rows into database {name!r}; use a *bench* database.")
-
-
-def _execute(sql: str, params=None) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        # No params → no %-interpolation, so SQL without params writes % as is.
-        cursor.execute(sql, params)
-
-
-def _scalar(sql: str, params=None):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
-
-
 def _seeded() -> bool:
     return (
-        _scalar("SELECT count(*) FROM deals_endcustomer") >= CUSTOMERS
-        and _scalar("SELECT count(*) FROM deals_dealregistration") >= REGISTRATIONS
+        scalar("SELECT count(*) FROM deals_endcustomer") >= CUSTOMERS
+        and scalar("SELECT count(*) FROM deals_dealregistration") >= REGISTRATIONS
     )
 
 
@@ -103,13 +75,13 @@ def _seed() -> None:
 
     started = time.perf_counter()
     print("seeding: truncating deals tables …", flush=True)
-    _execute(
+    execute(
         "TRUNCATE deals_dealproduct, deals_conflict, deals_protectionextension, deals_dealregistration, "
         "deals_endcustomer, deals_directaccount, deals_product, deals_productline, deals_dealreferencecounter "
         "RESTART IDENTITY CASCADE"
     )
-    _execute("DELETE FROM prm_notification WHERE kind LIKE 'deal%' OR kind LIKE 'conflict%' OR kind LIKE 'extension%'")
-    _execute("DELETE FROM prm_auditlog WHERE object_type LIKE 'deals.%'")
+    execute("DELETE FROM prm_notification WHERE kind LIKE 'deal%' OR kind LIKE 'conflict%' OR kind LIKE 'extension%'")
+    execute("DELETE FROM prm_auditlog WHERE object_type LIKE 'deals.%'")
 
     lead = User.objects.filter(email="bench-lead@bench.test").first() or User.objects.create(
         email="bench-lead@bench.test", full_name="Bench Lead", role=Role.CHANNEL_LEAD, password=make_password(None)
@@ -162,7 +134,7 @@ def _seed() -> None:
 
     print(f"seeding: {CUSTOMERS:,} end customers …", flush=True)
     # Names: a legal form and a distinctive pseudo-word (md5 letters), often a common word.
-    _execute(
+    execute(
         f"""
         INSERT INTO deals_endcustomer
             (public_id, name, normalized_name, website, domain, tax_id, country, city, created_at, updated_at)
@@ -201,7 +173,7 @@ def _seed() -> None:
     rep_of = dict(User.objects.filter(email__endswith="@bench-partner.test").values_list("partner_id", "pk"))
     partner_ids = [p.pk for p in partners][:PARTNERS]
     user_ids = [rep_of[pk] for pk in partner_ids]
-    _execute(
+    execute(
         f"""
         INSERT INTO deals_dealregistration (
             public_id, reference, partner_id, submitted_by_id, end_customer_id, title, description,
@@ -246,8 +218,8 @@ def _seed() -> None:
         [partner_ids, user_ids],
     )
     print("seeding: registered products …", flush=True)
-    first_product = _scalar("SELECT min(id) FROM deals_product")
-    _execute(
+    first_product = scalar("SELECT min(id) FROM deals_product")
+    execute(
         f"""
         INSERT INTO deals_dealproduct (registration_id, product_id)
         SELECT id, {first_product} + (id * 13) % {PRODUCTS} FROM deals_dealregistration
@@ -258,19 +230,14 @@ def _seed() -> None:
     )
     # VACUUM also merges the GIN pending list the bulk insert left behind (autovacuum would,
     # later): without it every trigram probe scans that list too.
-    _execute("VACUUM ANALYZE deals_endcustomer, deals_dealregistration, deals_dealproduct")
+    execute("VACUUM ANALYZE deals_endcustomer, deals_dealregistration, deals_dealproduct")
     print(f"seeding: done in {time.perf_counter() - started:.0f} s", flush=True)
-
-
-def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def _report(label: str, samples: list[float]) -> None:
     ms = [s * 1000 for s in samples]
     print(
-        f"{label:<52} n={len(ms):>4}  p50={_pct(ms, 0.50):6.2f} ms  p95={_pct(ms, 0.95):6.2f} ms  "
+        f"{label:<52} n={len(ms):>4}  p50={pct(ms, 0.50):6.2f} ms  p95={pct(ms, 0.95):6.2f} ms  "
         f"max={max(ms):6.2f} ms  mean={statistics.fmean(ms):6.2f} ms",
         flush=True,
     )
@@ -392,13 +359,13 @@ def _measure() -> None:
     bench_ids = list(
         DealRegistration.objects.filter(partner=partner, created_at__gte=measure_started).values_list("pk", flat=True)
     )
-    _execute(
+    execute(
         "DELETE FROM deals_conflict WHERE registration_low_id = ANY(%s) OR registration_high_id = ANY(%s)",
         [bench_ids, bench_ids],
     )
-    _execute("DELETE FROM deals_dealproduct WHERE registration_id = ANY(%s)", [bench_ids])
-    _execute("DELETE FROM deals_dealregistration WHERE id = ANY(%s)", [bench_ids])
-    _execute(
+    execute("DELETE FROM deals_dealproduct WHERE registration_id = ANY(%s)", [bench_ids])
+    execute("DELETE FROM deals_dealregistration WHERE id = ANY(%s)", [bench_ids])
+    execute(
         "DELETE FROM deals_endcustomer c WHERE c.created_at >= %s "
         "AND NOT EXISTS (SELECT 1 FROM deals_dealregistration r WHERE r.end_customer_id = c.id)",
         [measure_started],
@@ -406,12 +373,12 @@ def _measure() -> None:
 
 
 def main() -> None:
-    _setup()
+    setup("bench_deals")
     from django.core.management import call_command
 
     # Two runs at once (say `make bench` and a manual run) would truncate each other's data:
     # the second waits here until the first is done.
-    _execute("SELECT pg_advisory_lock(%s)", [0x42454E43])
+    execute("SELECT pg_advisory_lock(%s)", [0x42454E43])
     call_command("migrate", verbosity=0)
     if os.environ.get("BENCH_DEALS_RESEED") == "1" or not _seeded():
         _seed()

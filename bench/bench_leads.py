@@ -22,6 +22,8 @@ import time
 from decimal import Decimal
 from unittest import mock
 
+from bench.common import setup
+
 LEADS = int(os.environ.get("BENCH_LEADS", "10000"))
 PARTNERS = int(os.environ.get("BENCH_LEADS_PARTNERS", "2000"))
 SINGLE = int(os.environ.get("BENCH_LEADS_SINGLE", "200"))
@@ -49,20 +51,6 @@ COUNTRIES = [
 ]
 # Leads also come from countries with no partner (abroad band / unassigned).
 LEAD_ONLY = [("IS", "europe", 64.15, -21.94), ("MN", "asia", 47.89, 106.91)]
-
-
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings_test")
-    import django
-    from django.apps import apps
-
-    if not apps.ready:
-        django.setup()
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if "bench" not in name:
-        raise SystemExit(f"bench_leads: refusing to write into database {name!r}; use a *bench* database.")
 
 
 def _seed(rng: random.Random):
@@ -206,7 +194,7 @@ def _measure(rng, lines, customer, active: int) -> dict:
 
 
 def main() -> None:
-    _setup()
+    setup("bench_leads", "rows")
     from django.core.management import call_command
     from django.db import connection
 

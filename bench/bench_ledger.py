@@ -24,45 +24,17 @@ import datetime as dt
 import os
 import time
 
+from bench.common import execute, scalar, setup
+
 DEALS = int(os.environ.get("BENCH_LEDGER_DEALS", "1000000"))
 PARTNERS = 2000
 TARGET = 50_000
 
 
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings_test")
-    import django
-    from django.apps import apps
-
-    if not apps.ready:
-        django.setup()
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if "bench" not in name:
-        raise SystemExit(f"bench_ledger: refusing to write 1M rows into database {name!r}; use a *bench* database.")
-
-
-def _execute(sql: str, params=None) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def _scalar(sql: str, params=None):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
-
-
 def _backend_cpu() -> float:
     """CPU seconds used so far by this connection's Postgres backend (local server, /proc).
     On a shared, loaded machine wall time mostly measures the neighbours; this does not."""
-    pid = _scalar("SELECT pg_backend_pid()")
+    pid = scalar("SELECT pg_backend_pid()")
     try:
         fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
     except OSError:
@@ -77,8 +49,7 @@ REFERENCE_PREFIX = "DR-1999-"
 
 def _seeded() -> bool:
     return (
-        _scalar("SELECT count(*) FROM deals_dealregistration WHERE reference LIKE %s", [REFERENCE_PREFIX + "%"])
-        >= DEALS
+        scalar("SELECT count(*) FROM deals_dealregistration WHERE reference LIKE %s", [REFERENCE_PREFIX + "%"]) >= DEALS
     )
 
 
@@ -92,9 +63,9 @@ def _seed() -> None:
 
     started = time.perf_counter()
     print("seeding: truncating …", flush=True)
-    _execute("TRUNCATE programs_ledgerentry, programs_pointsbalance RESTART IDENTITY CASCADE")
+    execute("TRUNCATE programs_ledgerentry, programs_pointsbalance RESTART IDENTITY CASCADE")
     # Only this module's rows: other benches' registrations stay.
-    _execute("DELETE FROM deals_dealregistration WHERE reference LIKE %s", [REFERENCE_PREFIX + "%"])
+    execute("DELETE FROM deals_dealregistration WHERE reference LIKE %s", [REFERENCE_PREFIX + "%"])
     tiers = []
     for rank, (code, mult) in enumerate(
         [("registered", "1.00"), ("silver", "1.20"), ("gold", "1.50"), ("platinum", "2.00")]
@@ -147,16 +118,16 @@ def _seed() -> None:
     rep_of = dict(User.objects.filter(email__endswith="@bench-ledger.test").values_list("partner_id", "pk"))
     partner_ids = [p.pk for p in partners]
     user_ids = [rep_of[pk] for pk in partner_ids]
-    customer = _scalar("SELECT min(id) FROM deals_endcustomer")
+    customer = scalar("SELECT min(id) FROM deals_endcustomer")
     if customer is None:
-        _execute(
+        execute(
             "INSERT INTO deals_endcustomer (public_id, name, normalized_name, website, domain, tax_id, country, city,"
             " created_at, updated_at) VALUES (gen_random_uuid(), 'Bench Customer', 'bench customer', '', '', '',"
             " 'RU', 'Moscow', now(), now())"
         )
-        customer = _scalar("SELECT min(id) FROM deals_endcustomer")
+        customer = scalar("SELECT min(id) FROM deals_endcustomer")
     print(f"seeding: {DEALS:,} won registrations …", flush=True)
-    _execute(
+    execute(
         f"""
         INSERT INTO deals_dealregistration (
             public_id, reference, partner_id, submitted_by_id, end_customer_id, customer_entered, title, description,
@@ -177,7 +148,7 @@ def _seed() -> None:
         """,  # noqa: S608 — only this module's integer constants are formatted in
         [partner_ids, user_ids],
     )
-    _execute("ANALYZE deals_dealregistration")
+    execute("ANALYZE deals_dealregistration")
     print(f"seeding: done in {time.perf_counter() - started:.1f} s", flush=True)
 
 
@@ -185,8 +156,8 @@ def _measure() -> None:
     from programs.models import EarningEvent, EarningRule
     from programs.services import points_accrue_bulk
 
-    _execute("TRUNCATE programs_ledgerentry, programs_pointsbalance RESTART IDENTITY CASCADE")
-    _execute("VACUUM ANALYZE programs_ledgerentry")
+    execute("TRUNCATE programs_ledgerentry, programs_pointsbalance RESTART IDENTITY CASCADE")
+    execute("VACUUM ANALYZE programs_ledgerentry")
     EarningRule.objects.filter(name="Bench: deals won").delete()
     rule = EarningRule.objects.create(
         name="Bench: deals won",
@@ -196,7 +167,7 @@ def _measure() -> None:
         valid_from=dt.date(2000, 1, 1),
     )
     # Every won deal in the database (this module's million, plus any other bench's).
-    events = _scalar("SELECT count(*) FROM deals_dealregistration WHERE status = 'won'")
+    events = scalar("SELECT count(*) FROM deals_dealregistration WHERE status = 'won'")
 
     cpu = _backend_cpu()
     started = time.perf_counter()
@@ -215,9 +186,9 @@ def _measure() -> None:
     second_s = time.perf_counter() - started
     print(f"second run: {second:,} entries in {second_s:.2f} s ({events / second_s:,.0f} events/s checked)", flush=True)
 
-    ledger = _scalar("SELECT coalesce(sum(amount), 0) FROM programs_ledgerentry")
-    balances = _scalar("SELECT coalesce(sum(balance), 0) FROM programs_pointsbalance")
-    dupes = _scalar(
+    ledger = scalar("SELECT coalesce(sum(amount), 0) FROM programs_ledgerentry")
+    balances = scalar("SELECT coalesce(sum(balance), 0) FROM programs_pointsbalance")
+    dupes = scalar(
         "SELECT count(*) FROM (SELECT 1 FROM programs_ledgerentry GROUP BY source_type, source_id, kind, rule_id"
         " HAVING count(*) > 1) d"
     )
@@ -232,7 +203,7 @@ def _measure() -> None:
 
 
 def main() -> None:
-    _setup()
+    setup("bench_ledger")
     if os.environ.get("BENCH_LEDGER_RESEED") == "1" or not _seeded():
         _seed()
     else:

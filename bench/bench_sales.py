@@ -22,39 +22,12 @@ import statistics
 import sys
 import time
 
+from bench.common import execute, scalar, setup
+
 RECORDS = int(os.environ.get("BENCH_SALES_RECORDS", "1000000"))
 PARTNERS = 2000
 IMPORT_LINES = int(os.environ.get("BENCH_SALES_IMPORT_LINES", "5000"))
 SAMPLES = 50
-
-
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings_test")
-    import django
-    from django.apps import apps
-
-    if not apps.ready:
-        django.setup()
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if "bench" not in name:
-        raise SystemExit(f"bench_sales: refusing to write 1M rows into database {name!r}; use a *bench* database.")
-
-
-def _execute(sql: str, params=None) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def _scalar(sql: str, params=None):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
 
 
 def _seed() -> None:
@@ -87,8 +60,8 @@ def _seed() -> None:
         ignore_conflicts=True,
     )
     print(f"seeding: {RECORDS:,} sales records …", flush=True)
-    _execute("DELETE FROM deals_salesrecord WHERE reference LIKE 'BS-%%'")
-    _execute(
+    execute("DELETE FROM deals_salesrecord WHERE reference LIKE 'BS-%%'")
+    execute(
         """
         WITH p AS (SELECT array_agg(id ORDER BY id) AS ids FROM partners_partner WHERE name LIKE 'Bench Partner %%')
         INSERT INTO deals_salesrecord (public_id, partner_id, kind, occurred_on, reference, quantity, amount,
@@ -106,7 +79,7 @@ def _seed() -> None:
         """,
         [first_month, RECORDS],
     )
-    _execute("ANALYZE deals_salesrecord")
+    execute("ANALYZE deals_salesrecord")
     print(f"seeding: done in {time.perf_counter() - started:.1f} s", flush=True)
 
 
@@ -184,12 +157,12 @@ def _measure() -> None:
 
 
 def main() -> None:
-    _setup()
+    setup("bench_sales")
     from django.core.management import call_command
 
-    _execute("SELECT pg_advisory_lock(%s)", [0x42454E43])
+    execute("SELECT pg_advisory_lock(%s)", [0x42454E43])
     call_command("migrate", verbosity=0)
-    seeded = _scalar("SELECT count(*) FROM deals_salesrecord WHERE reference LIKE 'BS-%%'")
+    seeded = scalar("SELECT count(*) FROM deals_salesrecord WHERE reference LIKE 'BS-%%'")
     if os.environ.get("BENCH_SALES_RESEED") == "1" or seeded < RECORDS:
         _seed()
     else:

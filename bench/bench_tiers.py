@@ -22,6 +22,8 @@ import os
 import time
 from unittest import mock
 
+from bench.common import execute, setup
+
 PARTNERS = int(os.environ.get("BENCH_TIERS_PARTNERS", "10000"))
 DEALS_PER_PARTNER = 15
 SALES_PER_PARTNER = 10
@@ -29,33 +31,12 @@ CONTACTS_PER_PARTNER = 4
 MARKER = "BenchTier "
 
 
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings_test")
-    import django
-    from django.apps import apps
-
-    if not apps.ready:
-        django.setup()
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if "bench" not in name:
-        raise SystemExit(f"bench_tiers: refusing to write benchmark rows into database {name!r}; use a *bench* one.")
-
-
-def _execute(sql: str, params=None) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
 def _seed() -> None:
     from django.db import transaction
 
     with transaction.atomic():  # all or nothing: a failed seed leaves no half data set behind
         _seed_rows()
-    _execute("VACUUM ANALYZE deals_dealregistration, deals_salesrecord, partners_contact, partners_certification")
+    execute("VACUUM ANALYZE deals_dealregistration, deals_salesrecord, partners_contact, partners_certification")
 
 
 def _seed_rows() -> None:
@@ -120,7 +101,7 @@ def _seed_rows() -> None:
     ids = "SELECT id, row_number() OVER (ORDER BY id) AS n FROM partners_partner WHERE name LIKE 'BenchTier %%'"
     # Won deals closed over the last 500 days (some outside the 365-day window); a partner's
     # volume depends on its number (0, 15 or 30 deals) so every tier is reached by some. 10 % in USD.
-    _execute(
+    execute(
         f"""
         INSERT INTO deals_dealregistration (
             public_id, reference, partner_id, submitted_by_id, end_customer_id, customer_entered, title,
@@ -145,7 +126,7 @@ def _seed_rows() -> None:
         [manager.pk, customer.pk],
     )
     # Sell-out reports over the last 400 days; every 20th is a return (negative), some in EUR.
-    _execute(
+    execute(
         f"""
         INSERT INTO deals_salesrecord (public_id, partner_id, kind, occurred_on, reference, amount, currency,
                                        source, note, created_at, updated_at)
@@ -157,7 +138,7 @@ def _seed_rows() -> None:
         FROM ({ids}) AS p, generate_series(1, {SALES_PER_PARTNER}) AS g
         """  # noqa: S608 - only this module's constants are formatted in
     )
-    _execute(
+    execute(
         f"""
         INSERT INTO partners_contact (public_id, partner_id, full_name, job_title, role, email, phone,
                                       is_decision_maker, notes, is_active, created_at, updated_at)
@@ -167,7 +148,7 @@ def _seed_rows() -> None:
         """  # noqa: S608 - only this module's constants are formatted in
     )
     # One or two certificates per contact; two-year validity, so the older ones have expired.
-    _execute(
+    execute(
         """
         INSERT INTO partners_certification (public_id, contact_id, course, certificate_number, earned_on,
                                             expires_on, created_at, updated_at)
@@ -188,10 +169,10 @@ def _reset() -> None:
     """Back to the starting line: no engine state, tiers a fixed mix (so there is work to do)."""
     from programs.models import PartnerTierStatus, TierChange
 
-    _execute("DELETE FROM prm_auditlog WHERE action = 'partner.set_tier'")
+    execute("DELETE FROM prm_auditlog WHERE action = 'partner.set_tier'")
     PartnerTierStatus.objects.all().delete()
     TierChange.objects.all().delete()
-    _execute(
+    execute(
         """
         UPDATE partners_partner p SET tier_id = t.id, tier_since = NULL
         FROM partners_tier t
@@ -222,7 +203,7 @@ def _timed(label: str, **kwargs):
 
 
 def main() -> None:
-    _setup()
+    setup("bench_tiers", "benchmark rows")
     from django.utils import timezone
 
     _seed()

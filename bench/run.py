@@ -1,7 +1,8 @@
 """Discover bench/bench_*.py modules and run each one's `main()`.
 
     make bench                       # resolves Postgres/Redis like `make test`, uses prm_bench
-    python -m bench.run [NAME ...]   # NAME: bench_foo or foo; DATABASE_URL must name prm_bench
+    python -m bench.run [NAME ...]   # NAME: bench_foo or foo; DATABASE_URL: a database whose name
+                                     # contains "bench" (prm_bench, prm_bench_dash, …)
 
 A module that raises is reported and the run goes on; the exit code is 1 if any failed.
 """
@@ -15,6 +16,8 @@ import sys
 import time
 import traceback
 from pathlib import Path
+
+from bench.common import is_bench_database
 
 BENCH_DIR = Path(__file__).resolve().parent
 BENCH_DATABASE = "prm_bench"
@@ -67,10 +70,10 @@ def setup_django() -> None:
     from django.db import connection
 
     name = connection.settings_dict["NAME"]
-    if name != BENCH_DATABASE:
+    if not is_bench_database(name):
         raise SystemExit(
             f"bench: refusing to run against database {name!r}; benchmarks write data. "
-            f"Use `make bench`, which prepares {BENCH_DATABASE!r}."
+            f"Use `make bench`, which prepares {BENCH_DATABASE!r}, or a database whose name contains 'bench'."
         )
 
 

@@ -53,9 +53,9 @@ def test_manager_dashboard_charts_render_and_a_card_leads_to_its_queue(
     _log_in(page, live_server.url, manager.email, password, home)
 
     charts = page.locator("[data-prm-chart] canvas")
-    assert charts.count() == 5
-    page.wait_for_function("() => document.querySelectorAll('[data-prm-chart-ready]').length === 5")
-    assert _drawn_charts(page) == 5
+    assert charts.count() == 6  # five channel charts and the lead funnel
+    page.wait_for_function("() => document.querySelectorAll('[data-prm-chart-ready]').length === 6")
+    assert _drawn_charts(page) == 6
 
     # The table is one click away and the chart comes back on a second click.
     table = page.get_by_test_id("chart-pipeline_by_stage-table")
