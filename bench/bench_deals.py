@@ -176,7 +176,7 @@ def _seed() -> None:
     execute(
         f"""
         INSERT INTO deals_dealregistration (
-            public_id, reference, partner_id, submitted_by_id, end_customer_id, title, description,
+            public_id, reference, partner_id, submitted_by_id, end_customer_id, customer_entered, title, description,
             value, currency, expected_close_date, stage, probability, status, status_changed_at,
             submitted_at, last_submitted_at, submission_count, review_due_at, review_reminder_at,
             decided_at, decision_reason, approved_at, protection_days, protected_until, expired_at,
@@ -185,7 +185,7 @@ def _seed() -> None:
                'DR-' || ({this_year} - 1 - g %% 7) || '-' || lpad(g::text, 7, '0'),
                (%s::bigint[])[1 + prn], (%s::bigint[])[1 + prn],
                1 + (g::bigint * 7919) %% {CUSTOMERS},
-               '', '',
+               '{{}}', '', '',
                (g %% 1000) * 1000, 'RUB', current_date + 60, 'proposal', 50,
                st, t,
                CASE WHEN st = 'draft' THEN NULL ELSE t END,
