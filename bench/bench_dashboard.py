@@ -56,7 +56,8 @@ def _seed() -> None:
     execute(
         "TRUNCATE deals_forecastsnapshot, deals_forecastrun, deals_partnerhealth, deals_reorderexpectation, "
         "deals_partnercommit, deals_target, deals_salesrecord, deals_dealproduct, deals_conflict, "
-        "deals_protectionextension, deals_dealregistration, deals_endcustomer, partners_interaction "
+        "deals_protectionextension, deals_dealregistration, deals_endcustomer, partners_interaction, "
+        "programs_redemption, programs_ledgerentry, programs_pointsbalance "
         "RESTART IDENTITY CASCADE"
     )
     execute("DELETE FROM prm_notification")
