@@ -205,10 +205,15 @@ def _seed_redemptions(ctx: DemoContext) -> None:
     for i, status in enumerate(plan):
         if not partners:
             break
-        partner = partners[i % len(partners)]
+        # Northwind redeems once, a modest reward: its oldest (migrated) points must partly
+        # survive to expire this month, which is what its cabinet shows.
+        others = [p for p in partners if p.pk != northwind.partner_id] or partners
+        partner = partners[0] if i == 0 else others[(i - 1) % len(others)]
         admin = admins[partner.pk]
         balance = services_balance(partner)
         affordable = [r for r in rewards if r.points_cost <= balance and (r.stock is None or r.stock > 0)]
+        if partner.pk == northwind.partner_id:
+            affordable = [r for r in affordable if r.points_cost <= 3000]
         if not affordable:
             continue
         reward = affordable[ctx.rng.randrange(len(affordable))]
