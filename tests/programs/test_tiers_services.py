@@ -377,3 +377,32 @@ def test_tiers_evaluate_queues_notifications_after_commit(
         replay = evaluate(partner_b, notify=False)  # a demo replay of the past: records, tells nobody
     assert replay.promoted == 1
     delay.assert_not_called()
+
+
+def test_tier_metrics_certified_people_agrees_with_the_partners_selector(partner_a, partner_b):
+    """The rule is written twice, set-based for the engine and per partner for pages: pin them."""
+    import datetime as _dt
+
+    from partners.models import Certification
+    from partners.selectors_certifications import certified_people_count
+    from programs.selectors.tiers import tier_metrics
+    from tests.factories import ContactFactory
+
+    today = timezone.localdate()
+    holder, twice, lapsed, gone = (ContactFactory(partner=partner_a) for _ in range(4))
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    Certification.objects.create(contact=holder, course="A", earned_on=today - _dt.timedelta(days=10))
+    Certification.objects.create(contact=twice, course="A", earned_on=today - _dt.timedelta(days=10))
+    Certification.objects.create(
+        contact=twice, course="B", earned_on=today - _dt.timedelta(days=5), expires_on=today + _dt.timedelta(days=30)
+    )
+    Certification.objects.create(
+        contact=lapsed, course="A", earned_on=today - _dt.timedelta(days=400), expires_on=today - _dt.timedelta(days=1)
+    )
+    Certification.objects.create(contact=gone, course="A", earned_on=today - _dt.timedelta(days=3))
+    Certification.objects.create(contact=ContactFactory(partner=partner_b), course="A", earned_on=today)
+
+    metrics, _errors = tier_metrics([partner_a.pk, partner_b.pk])
+    assert metrics[partner_a.pk].certified_people == certified_people_count(partner=partner_a) == 2
+    assert metrics[partner_b.pk].certified_people == certified_people_count(partner=partner_b) == 1
