@@ -16,6 +16,7 @@ from deals.models import PartnerCommit
 from prm.audit import audit_record, snapshot
 from prm.exceptions import ApplicationError, PermissionDenied
 from prm.models import Currency
+from prm.money import RateTable
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,13 @@ def partner_commit_set(
         errors["amount"] = [_("Enter an amount of zero or more.")]
     if currency not in Currency.values:
         errors["currency"] = [_("Choose a currency.")]
+    else:
+        # The commit is shown beside the pipeline in the base currency: without a rate it
+        # could never be converted (and the cabinet home would fail on it).
+        try:
+            RateTable.load(until=today or timezone.localdate()).rate(currency, today or timezone.localdate())
+        except ApplicationError:
+            errors["currency"] = [_("There is no exchange rate for this currency yet; choose another.")]
     if errors:
         raise ApplicationError(" ".join(m for msgs in errors.values() for m in msgs), fields=errors)
     with transaction.atomic():

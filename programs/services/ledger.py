@@ -196,6 +196,12 @@ def ledger_accrue(
         )
 
 
+# A manual adjustment is a correction or a gesture, never a bulk import: bounded here (the
+# staff form and the API show the same limits).
+MAX_ADJUSTMENT_POINTS = 10_000_000
+MAX_REASON_LENGTH = 2000
+
+
 def points_adjust(*, actor, partner, amount, reason: str, user=None) -> LedgerEntry:
     """A staff member's manual credit (positive) or debit (negative) of points. Reason required,
     audited; a debit cannot take the balance below zero."""
@@ -203,7 +209,17 @@ def points_adjust(*, actor, partner, amount, reason: str, user=None) -> LedgerEn
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Say why the points are adjusted."), fields={"reason": [_("This field is required.")]})
+    if len(reason) > MAX_REASON_LENGTH:
+        raise ApplicationError(
+            _("Keep the reason under %(n)s characters.") % {"n": MAX_REASON_LENGTH},
+            fields={"reason": [_("Too long.")]},
+        )
     value = _validate_amount(amount, integral=True)
+    if abs(value) > MAX_ADJUSTMENT_POINTS:
+        raise ApplicationError(
+            _("An adjustment is at most %(n)s points either way.") % {"n": f"{MAX_ADJUSTMENT_POINTS:,}"},
+            fields={"amount": [_("Too large.")]},
+        )
     if user is not None and user.partner_id != partner.pk:
         raise ApplicationError(_("The person does not belong to this partner."), fields={"user": [_("Wrong person.")]})
     with transaction.atomic():

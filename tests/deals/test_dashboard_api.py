@@ -211,6 +211,9 @@ def test_commit_partner_rep_refused_and_partner_b_cannot_see_a(api_client, partn
 
 
 def test_commit_staff_sets_for_a_partner_and_lists_all(api_client, manager, partner_a, partner_b):
+    from prm.models import ExchangeRate
+
+    ExchangeRate.objects.create(currency="USD", valid_from="2020-01-01", rate="90")  # a commit needs a rate
     year, quarter = coming()
     api_client.force_authenticate(manager)
     payload = {"year": year, "quarter": quarter, "amount": "7.00", "currency": "USD"}
@@ -250,3 +253,14 @@ def test_commit_list_queries_do_not_grow(api_client, manager, django_assert_max_
         )  # fmt: skip
     with django_assert_max_num_queries(6):
         assert len(api_client.get("/api/v1/commits/").json()["results"]) == 23
+
+
+def test_commit_in_a_currency_without_a_rate_refused_and_home_still_renders(api_client, partner_admin, client):
+    year, quarter = coming()
+    api_client.force_authenticate(partner_admin)
+    payload = {"year": year, "quarter": quarter, "amount": "1000.00", "currency": "KZT"}
+    err = error(api_client.post("/api/v1/commits/", payload, format="json"), 400)
+    assert "currency" in err["fields"]
+    assert not PartnerCommit.objects.exists()
+    client.force_login(partner_admin)
+    assert client.get("/cabinet/").status_code == 200

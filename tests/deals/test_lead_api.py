@@ -109,6 +109,8 @@ def test_api_lead_after_decline_partner_sees_only_its_declined_offer(manager, pa
     data = api(partner_admin).get(detail(offered)).json()
     assert data["status"] == "declined"
     assert data["offer_expires_at"] is None
+    offered.refresh_from_db()
+    assert offered.offered_to.name == "Next GmbH"  # the lead did move on, and A is not told where
     assert "Next GmbH" not in str(data)
 
 

@@ -10,6 +10,7 @@ import pytest
 from deals import services
 from deals.models import Lead, LeadOffer, LeadOfferStatus, LeadStatus
 from partners.models import Region
+from prm.exceptions import StateError
 from tests.deals.factories import make_lead
 from tests.deals.test_concurrency import run_together
 from tests.factories import PartnerFactory, PartnerUserFactory
@@ -58,7 +59,7 @@ def test_lead_accept_and_expiry_race_one_outcome(manager):
     def accept():
         try:
             return services.lead_accept(user=user, lead=lead)
-        except Exception as exc:  # the offer may have expired first
+        except StateError as exc:  # the offer may have expired first
             return exc
 
     results = run_together([accept, lambda: services.lead_offers_expire(now=deadline + dt.timedelta(minutes=1))])

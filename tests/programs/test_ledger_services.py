@@ -457,3 +457,16 @@ def test_points_liability_query_count_is_flat(manager, django_assert_max_num_que
         report = selectors.points_liability()
         rows = [(r["partner"].name, r["partner"].tier) for r in report.rows]
     assert len(rows) == 8 and report.total_points == 360
+
+
+def test_points_adjust_limits_hold_in_the_service(partner_a, manager):
+    from prm.exceptions import ApplicationError
+
+    with pytest.raises(ApplicationError) as too_big:
+        services.points_adjust(actor=manager, partner=partner_a, amount=10_000_001, reason="typo")
+    assert "amount" in too_big.value.fields
+    with pytest.raises(ApplicationError) as too_long:
+        services.points_adjust(actor=manager, partner=partner_a, amount=5, reason="x" * 2001)
+    assert "reason" in too_long.value.fields
+    assert not LedgerEntry.objects.exists()
+    assert services.points_adjust(actor=manager, partner=partner_a, amount=10_000_000, reason="ok").amount == 10_000_000
