@@ -318,6 +318,9 @@ PRM = {
     # earned, oldest first; partner admins are warned this many days before.
     "POINTS_EXPIRE_MONTHS": int(os.environ.get("PRM_POINTS_EXPIRE_MONTHS", "24")),
     "POINTS_EXPIRY_WARNING_DAYS": 30,
+    # Connections the nightly whole-history accrual of a rule runs on at once (one shard of the
+    # partners each; programs.services.ledger_accrual). Postgres does the work: about its cores.
+    "POINTS_ACCRUAL_WORKERS": int(os.environ.get("PRM_POINTS_ACCRUAL_WORKERS", "2")),
     # What one point is worth in the base currency, for the points liability report.
     "POINT_VALUE_BASE": os.environ.get("PRM_POINT_VALUE_BASE", "1.00"),
 }

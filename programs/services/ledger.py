@@ -63,8 +63,9 @@ def _points_expiry(kind: str, amount: Decimal, occurred_at: dt.datetime) -> dt.d
 _INSERT_SQL = """
 INSERT INTO programs_ledgerentry
     (public_id, created_at, updated_at, partner_id, user_id, kind, amount, unit, state, state_changed_at,
-     rule_id, source_type, source_id, occurred_at, expires_at, reverses_id, reason, calculation, created_by_id)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
+     rule_id, source_type, source_id, occurred_at, expires_at, reverses_id, reason, base_value, multiplier,
+     calculation, created_by_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
 ON CONFLICT DO NOTHING
 RETURNING id
 """
@@ -84,6 +85,8 @@ def _insert_entry(
     expires_at: dt.datetime | None = None,
     reverses_id: int | None = None,
     reason: str = "",
+    base_value: Decimal | None = None,
+    multiplier: Decimal | None = None,
     calculation: dict | None = None,
     created_by_id: int | None = None,
 ) -> LedgerEntry | None:
@@ -116,6 +119,8 @@ def _insert_entry(
                     expires_at,
                     reverses_id,
                     reason,
+                    base_value,
+                    multiplier,
                     json.dumps(calculation or {}),
                     created_by_id,
                 ],

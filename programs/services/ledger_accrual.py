@@ -25,6 +25,7 @@ advisory lock and clamped in Python against what the rule already credited in th
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 from django.conf import settings
@@ -109,9 +110,12 @@ PROVIDERS = {
 }
 
 
-def _points_sql(rule: EarningRule, *, source_id: int | None, since: dt.datetime | None) -> tuple[str, dict] | None:
+def _points_sql(
+    rule: EarningRule, *, source_id: int | None, since: dt.datetime | None, sharded: bool = False
+) -> tuple[str, dict] | None:
     """SELECT of the rule's not-yet-credited events with the points each earns (before caps):
-    partner_id, user_id, source_id, occurred_at, base_value, multiplier, pts."""
+    partner_id, user_id, source_id, occurred_at, base_value, multiplier, pts. `sharded` adds
+    "partner_id mod %(shards)s = %(shard)s" (the caller sets both parameters)."""
     where = ""
     if source_id is not None:
         where += " AND {id} = %(source_id)s"
@@ -134,6 +138,7 @@ def _points_sql(rule: EarningRule, *, source_id: int | None, since: dt.datetime 
             JOIN partners_partner p ON p.id = c.partner_id
             LEFT JOIN partners_tier t ON t.id = p.tier_id
             WHERE c.occurred_at >= %(valid_from)s {"AND c.occurred_at < %(valid_to)s" if valid_to else ""}
+              {"AND c.partner_id %% %(shards)s = %(shard)s" if sharded else ""}
               AND NOT EXISTS (
                   SELECT 1 FROM programs_ledgerentry e
                   WHERE e.source_type = %(event)s AND e.source_id = c.source_id AND e.kind = 'points'
@@ -152,22 +157,35 @@ def _points_sql(rule: EarningRule, *, source_id: int | None, since: dt.datetime 
     return sql, params
 
 
+# A time-ordered public id (the layout of a version-7 UUID: 48 bits of Unix milliseconds, then
+# random bits): a random UUID lands each of a million new keys on a random page of the unique
+# index, a time-ordered one appends near its right edge (~10 % of the accrual's time, bench).
+_UUID7_SQL = (
+    "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing"
+    " substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6),"
+    " 52, 1), 53, 1), 'hex')::uuid"
+)
+
 _BULK_INSERT = """
 INSERT INTO programs_ledgerentry
     (public_id, created_at, updated_at, partner_id, user_id, kind, amount, unit, state, state_changed_at,
-     rule_id, source_type, source_id, occurred_at, expires_at, reverses_id, reason, calculation, created_by_id)
-SELECT gen_random_uuid(), %(now)s, %(now)s, x.partner_id, x.user_id, 'points', x.pts, 'points', 'accrued', NULL,
+     rule_id, source_type, source_id, occurred_at, expires_at, reverses_id, reason, base_value, multiplier,
+     calculation, created_by_id)
+SELECT {uuid7}, %(now)s, %(now)s, x.partner_id, x.user_id, 'points', x.pts, 'points', 'accrued', NULL,
        %(rule)s, %(event)s, x.source_id, x.occurred_at, x.occurred_at + make_interval(months => %(months)s), NULL, '',
-       jsonb_build_object('base', x.base_value, 'rate', %(points)s, 'per_thousand', %(per_thousand)s,
-                          'multiplier', x.multiplier),
-       NULL
+       x.base_value, x.multiplier, %(calculation)s::jsonb, NULL
 FROM ({points}) x
-"""
+""".replace("{uuid7}", _UUID7_SQL)
 # No ON CONFLICT here: the anti-join in _points_sql already skips credited events, and
 # speculative insertion costs ~30 % of the insert's CPU (bench). The unique key still decides:
 # if a concurrent writer credits one of the same events first, this statement fails with a
 # unique violation, rolls back to its savepoint and runs again (the anti-join then skips it).
 BULK_RETRIES = 5
+
+
+def _terms(rule: EarningRule) -> dict:
+    """The rule's terms as the entry records them (the same for every entry of one accrual)."""
+    return {"rate": str(rule.points), "per_thousand": rule.per_thousand}
 
 
 def period_start(when: dt.datetime, period: str) -> dt.date:
@@ -182,26 +200,81 @@ def period_start(when: dt.datetime, period: str) -> dt.date:
 
 def points_accrue_bulk(*, rule: EarningRule, source_id: int | None = None, since: dt.datetime | None = None) -> int:
     """Credit every not-yet-credited event of `rule` (optionally one source, or events since a
-    time) in one transaction, set-based. Returns the number of entries written. Idempotent."""
+    time), set-based. Returns the number of entries written. Idempotent.
+
+    One transaction, except for the whole-history pass of an uncapped rule run outside any
+    transaction (the nightly reconciliation, the bench): that one is split by partner into
+    PRM["POINTS_ACCRUAL_WORKERS"] shards run at once, each on its own connection and in its own
+    transaction. Shards touch disjoint partners, so they never wait on each other's balance rows;
+    a failed shard leaves its partners uncredited and the next run credits them."""
     if rule.event not in PROVIDERS:
         raise ApplicationError(f"No event provider for {rule.event}")
+    uncapped = rule.cap_per_partner is None and rule.cap_per_person is None
+    workers = int(settings.PRM.get("POINTS_ACCRUAL_WORKERS", 1))
+    if uncapped and source_id is None and workers > 1 and not connection.in_atomic_block:
+        return _accrue_sharded(rule, since=since, shards=workers)
     built = _points_sql(rule, source_id=source_id, since=since)
     if built is None:
         return 0
     sql, params = built
     with transaction.atomic():
-        if rule.cap_per_partner is None and rule.cap_per_person is None:
+        if uncapped:
             return _accrue_uncapped(rule, sql, params)
         return _accrue_capped(rule, sql, params)
 
 
+def _accrue_sharded(rule: EarningRule, *, since: dt.datetime | None, shards: int) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    built = _points_sql(rule, source_id=None, since=since, sharded=True)
+    if built is None:
+        return 0
+    sql, params = built
+
+    def shard(n: int) -> int:
+        # A thread has its own connection (Django keeps one per thread); close it when done.
+        try:
+            with transaction.atomic():
+                return _accrue_uncapped(rule, sql, {**params, "shards": shards, "shard": n})
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=shards, thread_name_prefix="points-accrual") as pool:
+        return sum(pool.map(shard, range(shards)))
+
+
+# Planner settings for one set-based pass (source_id is None), restored right after it:
+# - no JIT: compiling this statement costs ~1 s and saves less on a single pass (bench);
+# - no nested loops: the anti-join against the ledger must hash. Right after a big accrual the
+#   ledger's statistics still say "empty" until autoanalyze runs, and a nested loop over a
+#   million credited entries per event never finishes (seen in the bench's second run).
+#   One event (source_id given) keeps the planner's choice: an index probe is right there.
+_BULK_SETTINGS = {"jit": "off", "enable_nestloop": "off"}
+
+
 def _accrue_uncapped(rule: EarningRule, sql: str, params: dict) -> int:
-    params = {**params, "now": timezone.now(), "months": points_expiry_months(), "per_thousand": rule.per_thousand}
+    params = {
+        **params,
+        "now": timezone.now(),
+        "months": points_expiry_months(),
+        "calculation": json.dumps(_terms(rule)),
+    }
+    settings_sql = ", ".join(f"set_config('{name}', %s, true)" for name in _BULK_SETTINGS)
+    bulk = params.get("source_id") is None
     for attempt in range(BULK_RETRIES):
         try:
             with transaction.atomic(), connection.cursor() as cursor:
+                if bulk:
+                    cursor.execute(f"SELECT {', '.join(f'current_setting({n!r})' for n in _BULK_SETTINGS)}")  # noqa: S608 (constants)
+                    before = cursor.fetchone()
+                    cursor.execute(f"SELECT {settings_sql}", list(_BULK_SETTINGS.values()))  # noqa: S608 (constants)
                 cursor.execute(_BULK_INSERT.replace("{points}", sql), params)
-                return cursor.rowcount
+                written = cursor.rowcount
+                if bulk:
+                    cursor.execute(f"SELECT {settings_sql}", list(before))  # noqa: S608 (constants)
+                return written
         except IntegrityError as exc:
             if "ledger_one_credit_per_event_rule" not in str(exc) or attempt == BULK_RETRIES - 1:
                 raise
@@ -253,14 +326,9 @@ def _accrue_capped(rule: EarningRule, sql: str, params: dict) -> int:
             rule_id=rule.pk,
             user_id=user_id,
             occurred_at=occurred_at,
-            calculation={
-                "base": str(base_value) if base_value is not None else None,
-                "rate": str(rule.points),
-                "per_thousand": rule.per_thousand,
-                "multiplier": str(multiplier),
-                "capped": allowed < pts,
-                "uncapped": str(pts),
-            },
+            base_value=base_value,
+            multiplier=multiplier,
+            calculation={**_terms(rule), "capped": allowed < pts, "uncapped": str(pts)},
         )
         if entry is not None:
             written += 1

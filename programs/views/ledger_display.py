@@ -49,7 +49,12 @@ def entry_source_label(entry) -> str:
 def entry_calculation(entry) -> str:
     """ "1,250 × 1.5 tier multiplier", "125,000 ÷ 1,000 × 10 = 1,250 × 1.5 tier multiplier" …;
     empty when the entry was not computed by a rule."""
-    calc = entry.calculation or {}
+    calc = dict(entry.calculation or {})
+    # The per-entry facts are columns; entries from before they were may carry them in the JSON.
+    if getattr(entry, "base_value", None) is not None:
+        calc["base"] = entry.base_value
+    if getattr(entry, "multiplier", None) is not None:
+        calc["multiplier"] = entry.multiplier
     if not calc:
         return ""
     multiplier = _dec(calc.get("multiplier"))

@@ -222,7 +222,8 @@ def test_deal_won_points_per_thousand_times_tier_multiplier(partner_a, partner_a
     assert entry.amount == Decimal("1875")  # 125 × 10 × 1.5
     assert entry.user == partner_admin and entry.rule.event == EarningEvent.DEAL_WON
     assert entry.source_type == "deal_won" and entry.source_id == str(deal.pk)
-    assert Decimal(str(entry.calculation["multiplier"])) == Decimal("1.5")
+    assert entry.multiplier == Decimal("1.5") and entry.base_value == Decimal("125000")
+    assert entry.calculation == {"rate": "10.00", "per_thousand": True}
     assert entry.expires_at.date() == services.add_months(entry.occurred_at, 24).date()
 
 
