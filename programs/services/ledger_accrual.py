@@ -35,6 +35,7 @@ from prm.exceptions import ApplicationError
 from programs.models import CapPeriod, EarningEvent, EarningRule, EntryKind, EntryState, LedgerEntry
 
 from .ledger import _insert_entry, points_expiry_months
+from .ledger_clawback import points_clawback_reconcile
 
 __all__ = ["points_accrue_bulk", "points_for_event", "points_reconcile", "period_start"]
 
@@ -291,4 +292,5 @@ def points_reconcile(since: dt.datetime | None = None) -> dict[str, int]:
     written: dict[str, int] = {}
     for rule in _active_rules():
         written[rule.event] = written.get(rule.event, 0) + points_accrue_bulk(rule=rule, since=since)
+    written.update(points_clawback_reconcile(since=since))  # returns and revocations the tasks missed
     return written
