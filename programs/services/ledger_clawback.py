@@ -48,7 +48,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from deals.models import SalesKind, SalesRecord
 from deals.services import sales_record_original
@@ -75,14 +75,14 @@ CLAWBACK_EVENTS = {
     "certification_revoked": SourceType.CERTIFICATION_REVOKED,
 }
 
-SHORTFALL_TITLE = _lazy("%(partner)s: %(points)s points could not be taken back")
+SHORTFALL_TITLE = gettext_lazy("%(partner)s: %(points)s points could not be taken back")
 # Per source, rendered in each recipient's language by notify().
 SHORTFALL_BODIES = {
-    SourceType.SALES_RETURNED: _lazy(
+    SourceType.SALES_RETURNED: gettext_lazy(
         "Return of sale %(reference)s: the partner had already spent the points, so %(points)s of the "
         "%(due)s points due were written off. Adjust the partner's points by hand if they should be recovered."
     ),
-    SourceType.CERTIFICATION_REVOKED: _lazy(
+    SourceType.CERTIFICATION_REVOKED: gettext_lazy(
         "Certificate %(reference)s revoked: the partner had already spent the points, so %(points)s of the "
         "%(due)s points due were written off. Adjust the partner's points by hand if they should be recovered."
     ),

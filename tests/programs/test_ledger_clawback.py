@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from deals import services as deal_services
 from partners import services as partner_services
@@ -77,6 +77,8 @@ def test_return_claws_back_the_returned_share_of_the_points(partner_a, partner_a
     assert describe_entry(entry) == (
         "Return of sale SO-1: −250 points (25,000 of 100,000 RUB returned × 1,000 points credited, Sell-out 10/1,000)"
     )
+    with translation.override("ru"):
+        assert describe_entry(entry).startswith("Возврат продажи SO-1: списано баллов: 250 (возвращено 25")
     # The credit itself is untouched (append-only); the clawback takes from its lot first.
     credit.refresh_from_db()
     assert credit.amount == 1000 and credit.state == EntryState.ACCRUED
