@@ -285,12 +285,15 @@ JOIN programs_ledgerentry e
 WHERE (%(since)s::date IS NULL OR r.occurred_on >= %(since)s::date)
   AND round(e.amount * r.through / r.original_amount)
       - round(e.amount * (r.through - r.returned) / r.original_amount) > 0
-  AND NOT EXISTS (
-      SELECT 1 FROM programs_ledgerentry c
-      WHERE c.source_type = 'sales_returned' AND c.source_id = r.id::text AND c.kind = 'points'
-        AND c.rule_id IS NOT DISTINCT FROM e.rule_id)
+  AND (SELECT 1 FROM programs_ledgerentry c
+       WHERE c.source_type = 'sales_returned' AND c.source_id = r.id::text AND c.kind = 'points'
+         AND c.rule_id IS NOT DISTINCT FROM e.rule_id LIMIT 1) IS NULL
 ORDER BY r.id
 """
+# "(SELECT … LIMIT 1) IS NULL" rather than NOT EXISTS: a subplan always probes the ledger's unique
+# key per candidate. As an anti-join, with statistics that predate a batch of clawbacks (bench:
+# 2,000 written since the last ANALYZE), the planner scanned every clawback for every candidate:
+# 2.0 s instead of 0.4 s over 1M sales records, and quadratic in the number of returns.
 
 # Credits of certificates that no longer exist (revoked), not reversed, with no clawback yet.
 _MISSED_CERTIFICATIONS = """
@@ -299,10 +302,9 @@ FROM programs_ledgerentry e
 WHERE e.source_type = 'certification_earned' AND e.kind = 'points' AND e.amount > 0 AND e.state <> 'reversed'
   AND NOT EXISTS (SELECT 1 FROM partners_certification c
                   WHERE c.id = (CASE WHEN e.source_id ~ '^[0-9]+$' THEN e.source_id::bigint END))
-  AND NOT EXISTS (
-      SELECT 1 FROM programs_ledgerentry x
-      WHERE x.source_type = 'certification_revoked' AND x.source_id = e.source_id AND x.kind = 'points'
-        AND x.rule_id IS NOT DISTINCT FROM e.rule_id)
+  AND (SELECT 1 FROM programs_ledgerentry x
+       WHERE x.source_type = 'certification_revoked' AND x.source_id = e.source_id AND x.kind = 'points'
+         AND x.rule_id IS NOT DISTINCT FROM e.rule_id LIMIT 1) IS NULL
 ORDER BY 1
 """
 
