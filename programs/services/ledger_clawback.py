@@ -34,9 +34,12 @@ Also never taken back twice or beyond what is left of a credit: a credit a manag
 reversed is skipped, and points of the credit that already expired unused (an expiry entry on
 its lot) are not taken again from the rest of the balance.
 
-Events with nothing to undo here (so nothing is built): a won deal is never un-won and its final
-amount never changes after `deal_mark_won` (deals.services.registration has no such path; the
-admin is read-only).
+Not clawed back (no path undoes them, so nothing is built): a won deal is never un-won and its
+final amount never changes after `deal_mark_won` (deals.services.registration has no such path;
+the admin is read-only); a certificate that reaches its expiry date keeps its points (it was
+earned). Not covered yet: an approved registration later rejected by a conflict resolution
+keeps its "registration approved" points; a negative sales line imported by CSV names no
+original, so there is nothing to take back from.
 """
 
 from __future__ import annotations
