@@ -213,7 +213,7 @@ def _seed_sales(ctx: DemoContext) -> None:
 
 # A customer sent part of an order back: the points the report earned are clawed back (the
 # ledger section's reconciliation does it, as the nightly job would).
-SELL_OUT_RETURN_NOTE = "Return of {reference}: the customer sent part of the order back"
+SELL_OUT_RETURN_NOTE = "Return of {reference}: the customer sent goods back"
 
 
 def _sell_out_returns(ctx: DemoContext, sell_out: list[SalesRecord]) -> list[SalesRecord]:
