@@ -6,7 +6,9 @@
   January low) and a purchase rhythm of its own — monthly, every two months or quarterly — so
   reorder reminders have an interval to learn. Products from the demo catalogue, currencies by
   the partner's country, an occasional return (a negative record linked like the service does).
-* Sell-out: monthly reports for part of the partners (resale value, smoother than sell-in).
+* Sell-out: monthly reports for part of the partners (resale value, smoother than sell-in), and
+  a few returns against recent reports (Northwind's among them), whose points the ledger section
+  claws back.
 * Certifications for partners' people: courses named in Russian, English or Chinese by the
   partner's region, two-year validity (some never expire); some expired, some expiring
   within 30 days.
@@ -19,10 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from decimal import Decimal
 
 from deals.models import Product, SalesKind, SalesRecord, SalesSource
-from partners.demo import BATCH, DemoContext
+from partners.demo import BATCH, NORTHWIND, DemoContext
 from partners.models import Certification, PartnerStatus, Region
 from prm.models import Currency, ExchangeRate, Role, User
 
@@ -198,10 +201,59 @@ def _seed_sales(ctx: DemoContext) -> None:
                 created_at=ctx.at(day),
             )
         )
+    records += _sell_out_returns(ctx, [r for r in records if r.kind == SalesKind.SELL_OUT])
     SalesRecord.objects.bulk_create(records, batch_size=2000)
     ctx.count("sales records: sell-in", sum(1 for r in records if r.kind == SalesKind.SELL_IN and r.amount > 0))
-    ctx.count("sales records: sell-out", sum(1 for r in records if r.kind == SalesKind.SELL_OUT))
+    ctx.count("sales records: sell-out", sum(1 for r in records if r.kind == SalesKind.SELL_OUT and r.amount > 0))
     ctx.count("sales records: returns", sum(1 for r in records if r.amount < 0))
+    ctx.count(
+        "sales records: sell-out returns", sum(1 for r in records if r.kind == SalesKind.SELL_OUT and r.amount < 0)
+    )
+
+
+# A customer sent part of an order back: the points the report earned are clawed back (the
+# ledger section's reconciliation does it, as the nightly job would).
+SELL_OUT_RETURN_NOTE = "Return of {reference}: the customer sent goods back"
+
+
+def _sell_out_returns(ctx: DemoContext, sell_out: list[SalesRecord]) -> list[SalesRecord]:
+    """Returns against a few recent sell-out reports (within the points rules' window): the
+    latest report one to six months old of Northwind (the demo log-in: its cabinet shows the
+    points taken back) and of every fifth other reporting partner, 30 % of it, every third
+    one in full. Chosen without ctx.rng, so the sections after this one see the same draws."""
+    today = ctx.today
+    latest: dict[int, SalesRecord] = {}
+    window = (today - dt.timedelta(days=180), today - dt.timedelta(days=30))
+    for record in sell_out:
+        newer = record.partner_id not in latest or record.occurred_on > latest[record.partner_id].occurred_on
+        if window[0] <= record.occurred_on <= window[1] and newer:
+            latest[record.partner_id] = record
+    northwind = next((p for p in ctx.partners if p.name == NORTHWIND), None)
+    partner_ids = sorted(latest)
+    chosen = [pid for i, pid in enumerate(partner_ids) if i % 5 == 0]
+    if northwind is not None and northwind.pk in latest and northwind.pk not in chosen:
+        chosen.insert(0, northwind.pk)
+    returns = []
+    for i, pid in enumerate(chosen):
+        original = latest[pid]
+        share = Decimal(1) if i % 3 == 2 else Decimal("0.3")
+        returns.append(
+            SalesRecord(
+                # Derived from the original, not drawn: deterministic without touching ctx.rng.
+                public_id=uuid.uuid5(uuid.NAMESPACE_URL, f"demo-return:{original.public_id}"),
+                partner=original.partner,
+                kind=original.kind,
+                occurred_on=original.occurred_on + dt.timedelta(days=12),
+                reference=f"R-{original.public_id.hex}-1",
+                amount=-(original.amount * share).quantize(Decimal("0.01")),
+                currency=original.currency,
+                source=SalesSource.MANUAL,
+                entered_by_id=original.entered_by_id,
+                note=SELL_OUT_RETURN_NOTE.format(reference=original.reference)[:300],
+                created_at=ctx.at(original.occurred_on + dt.timedelta(days=12)),
+            )
+        )
+    return returns
 
 
 def _seed_certifications(ctx: DemoContext) -> None:

@@ -114,7 +114,8 @@ def certification_update(*, actor, certification: Certification, data: dict) -> 
 
 
 def certification_revoke(*, actor, certification: Certification, reason: str = "") -> None:
-    """Delete a certificate recorded in error or withdrawn (staff only); the audit keeps it."""
+    """Delete a certificate recorded in error or withdrawn (staff only); the audit keeps it, and
+    the points it earned are clawed back (event `certification_revoked`)."""
     _require_staff(actor)
     with transaction.atomic():
         cert = Certification.objects.select_for_update().select_related("contact").filter(pk=certification.pk).first()
@@ -130,7 +131,11 @@ def certification_revoke(*, actor, certification: Certification, reason: str = "
             reason=reason,
             partner_id=partner_id,
         )
+        cert_id = cert.pk
         cert.delete()
+        # The points it earned are taken back by the programs app (task on commit, nightly
+        # reconciliation as the safety net).
+        publish_on_commit("certification_revoked", cert_id)
 
 
 def certification_expiry_reminders(*, today: dt.date | None = None, days: int = 30) -> int:

@@ -9,7 +9,8 @@ per source event); nightly reconciliations catch anything a lost message missed.
 
 Events (with the id they carry): deal_won, registration_approved (DealRegistration id),
 sales_reported (SalesRecord id), certification_earned (Certification id),
-lead_accepted_in_sla (LeadOffer id).
+lead_accepted_in_sla (LeadOffer id); and events that undo one, whose points are clawed back:
+sales_returned (the return's SalesRecord id), certification_revoked (the deleted Certification's id).
 """
 
 from __future__ import annotations

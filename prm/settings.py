@@ -283,6 +283,8 @@ PRM = {
         "sales_reported": ("programs.tasks_ledger.accrue_event",),
         "certification_earned": ("programs.tasks_ledger.accrue_event",),
         "lead_accepted_in_sla": ("programs.tasks_ledger.accrue_event",),
+        "sales_returned": ("programs.tasks_ledger.clawback_event",),
+        "certification_revoked": ("programs.tasks_ledger.clawback_event",),
     },
     # Dashboards, forecasts and partner health (issue 6).
     # Health score weights per component (deals.services.health); they need not sum to 1.

@@ -6,8 +6,9 @@
 * A rewards catalogue with Russian, English and Chinese names: gifts, event tickets, training
   vouchers and fund credit, some with limited stock.
 * Points for the year of demo history credited the way production does it: the nightly
-  reconciliation (`points_reconcile`) over the won deals, approved registrations and
-  certificates the earlier sections made.
+  reconciliation (`points_reconcile`) over the won deals, approved registrations,
+  certificates and sell-out reports the earlier sections made — and, in the same pass, the
+  points of the returned sell-out reports clawed back (Northwind's cabinet shows one).
 * Points migrated from the previous programme, dated so that some expire within 30 days (the
   expiry warning is sent), a manual adjustment by the channel manager, and redemptions in every
   state, requested by partner admins and decided by managers through the services.
@@ -249,6 +250,9 @@ def _count_summary(ctx: DemoContext) -> None:
     ctx.count("rewards", Reward.objects.count())
     ctx.count("ledger entries", LedgerEntry.objects.count())
     ctx.count("partners with points", PointsBalance.objects.filter(balance__gt=0).count())
+    ctx.count(
+        "points clawed back (returned sales)", LedgerEntry.objects.filter(source_type=SourceType.SALES_RETURNED).count()
+    )
     for status, label in RedemptionStatus.choices:
         ctx.count(f"redemptions: {str(label).lower()}", Redemption.objects.filter(status=status).count())
     ctx.count(

@@ -10,9 +10,9 @@ from django.db import OperationalError
 from django.utils.dateparse import parse_datetime
 
 from programs.services import ledger as ledger_services
-from programs.services import ledger_accrual
+from programs.services import ledger_accrual, ledger_clawback
 
-__all__ = ["accrue_event", "points_expire", "points_expiry_warn", "points_reconcile"]
+__all__ = ["accrue_event", "clawback_event", "points_expire", "points_expiry_warn", "points_reconcile"]
 
 _OPTIONS = {"acks_late": True, "max_retries": 3, "retry_backoff": True, "time_limit": 600, "soft_time_limit": 540}
 
@@ -36,9 +36,26 @@ def accrue_event(event: str, source_id: int) -> int:
     return ledger_accrual.points_for_event(event=event, source_id=source_id)
 
 
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,  # requeue when the worker process dies mid-task
+    autoretry_for=(OperationalError,),
+    max_retries=5,
+    retry_backoff=True,
+    time_limit=120,
+    soft_time_limit=100,
+)
+def clawback_event(event: str, source_id: int) -> int:
+    """Take back the points of an undone event (sales_returned: the return's SalesRecord id;
+    certification_revoked: the deleted Certification's id). Dispatch after commit; safe to run
+    twice (one entry per event and rule, by the ledger's unique key)."""
+    return ledger_clawback.points_clawback_for_event(event=event, source_id=source_id)
+
+
 @shared_task(**_OPTIONS)
 def points_reconcile(since: str | None = None) -> dict:
-    """Credit every event that was missed (nightly)."""
+    """Credit every event that was missed, and claw back every return or revocation that was
+    missed (nightly)."""
     return ledger_accrual.points_reconcile(since=_when(since))
 
 

@@ -137,6 +137,24 @@ def test_every_message_is_translated_and_none_is_fuzzy(po_entries):
     assert not empty, f"untranslated entries (plurals need msgstr[0], [1] and [2]): {empty}"
 
 
+def test_texts_marked_lazy_by_alias_are_in_the_catalogue(po_entries):
+    """Services mark module-level texts `_lazy("…")` (gettext_lazy under another name); the
+    project's makemessages extracts that keyword too (prm/management/commands/makemessages.py).
+    Every such literal in the code must be in the catalogue, or Russian users read English."""
+    root = Path(settings.BASE_DIR)
+    marked = set()
+    for path in root.glob("*/**/*.py"):
+        if path.parts[len(root.parts)] in {".venv", "tests", "var", "node_modules"}:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r'\b_lazy\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)', text):
+            marked.add("".join(re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1))).replace('\\"', '"'))
+    assert len(marked) > 20, "sanity: the scan found the services' _lazy texts"
+    catalogue = {e["msgid"] for e in po_entries}
+    missing = sorted(marked - catalogue)
+    assert not missing, f"_lazy texts missing from the catalogue (run makemessages, then translate): {missing}"
+
+
 def test_placeholders_and_markup_are_kept(po_entries):
     problems = []
     for entry in po_entries[1:]:

@@ -14,7 +14,8 @@ Forecasts:           partner_commit_set, forecast_snapshot_run, reorder_expectat
                      reorder_reminders_send
 Health:              partner_health_compute, partner_dormancy_compute
 Sales records:       sales_record_create, sales_record_return, sales_records_import (CSV, all or
-                     nothing, idempotent on partner+kind+reference), sales_record_net
+                     nothing, idempotent on partner+kind+reference), sales_record_net,
+                     sales_record_original (the sale a return was recorded against)
 Leads:               lead_create, leads_create_bulk, lead_route, leads_route_batch, lead_accept,
                      lead_decline, lead_reassign, lead_close, lead_offers_remind, lead_offers_expire
 Business time:       sla.add_business_time, sla.business_time_between, sla.review_deadlines
@@ -68,7 +69,13 @@ from .registration import (
     deal_update_progress,
 )
 from .reviews import deal_review_sla_check
-from .sales import sales_record_create, sales_record_net, sales_record_return, sales_records_import
+from .sales import (
+    sales_record_create,
+    sales_record_net,
+    sales_record_original,
+    sales_record_return,
+    sales_records_import,
+)
 
 __all__ = [
     "PrecheckResult",
@@ -114,6 +121,7 @@ __all__ = [
     "partner_health_compute",
     "sales_record_create",
     "sales_record_net",
+    "sales_record_original",
     "sales_record_return",
     "sales_records_import",
     "sla",

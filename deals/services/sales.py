@@ -12,6 +12,7 @@ reports sell-out for its own company only; a partner rep reads.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -30,6 +31,8 @@ from prm.models import Currency
 
 MAX_AMOUNT = Decimal("99999999999999.99")  # max_digits=16, decimal_places=2
 RETURN_PREFIX = "R-"
+# A return's reference: RETURN_PREFIX, the original's public id (hex), its number.
+_RETURN_REFERENCE = re.compile(r"^R-([0-9a-f]{32})-[0-9]+$")
 # Django rebuilds `Choices.values` on every access; imports check them per line.
 _KINDS = frozenset(SalesKind.values)
 _CURRENCIES = frozenset(Currency.values)
@@ -325,7 +328,24 @@ def sales_record_return(
             note=(_("Return of %(reference)s: %(reason)s") % {"reference": label, "reason": reason})[:300],
         )
         audit_record(actor=actor, action="sales.return", instance=result, after=snapshot(result), reason=reason)
+        if result.kind == SalesKind.SELL_OUT:
+            # Points earned on the original are clawed back pro rata by the programs app (its
+            # task, and its nightly reconciliation if the message is lost). Published on commit,
+            # so the return never waits for, or fails because of, points.
+            publish_on_commit("sales_returned", result.pk)
     return result
+
+
+def sales_record_original(record: SalesRecord) -> SalesRecord | None:
+    """The sale a return was recorded against (its reference is `R-<original public id>-<n>`),
+    or None when `record` is not such a return (a sale, or a negative line imported without
+    a link to its original)."""
+    match = _RETURN_REFERENCE.match(record.reference or "")
+    if record.amount >= 0 or match is None:
+        return None
+    return SalesRecord.objects.filter(
+        partner_id=record.partner_id, kind=record.kind, public_id=uuid.UUID(match.group(1)), amount__gt=0
+    ).first()
 
 
 def sales_record_net(record: SalesRecord) -> tuple[Decimal, int | None]:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from prm.models import TimeStampedModel
 
 __all__ = [
+    "CLAWBACK_SOURCES",
     "CapPeriod",
     "EarningEvent",
     "EarningRule",
@@ -125,6 +126,15 @@ class SourceType(models.TextChoices):
     ADJUSTMENT = "adjustment", _("Manual adjustment")
     REVERSAL = "reversal", _("Reversal")
     EXPIRY = "expiry", _("Points expired")
+    # Clawbacks (programs.services.ledger_clawback): points earned by an event taken back
+    # because the event was undone. Source id = the return's SalesRecord id / the revoked
+    # certificate's id; rule = the rule of the credit taken back; `reverses` = that credit.
+    SALES_RETURNED = "sales_returned", _("Sale returned")
+    CERTIFICATION_REVOKED = "certification_revoked", _("Certificate revoked")
+
+
+# Sources of clawback entries, which may record a zero amount (see ledger_amount_nonzero).
+CLAWBACK_SOURCES = (SourceType.SALES_RETURNED, SourceType.CERTIFICATION_REVOKED)
 
 
 class LedgerEntry(TimeStampedModel):
@@ -233,7 +243,13 @@ class LedgerEntry(TimeStampedModel):
             models.CheckConstraint(name="ledger_kind_valid", condition=Q(kind__in=EntryKind.values)),
             models.CheckConstraint(name="ledger_state_valid", condition=Q(state__in=EntryState.values)),
             models.CheckConstraint(name="ledger_source_type_valid", condition=Q(source_type__in=SourceType.values)),
-            models.CheckConstraint(name="ledger_amount_nonzero", condition=~Q(amount=0)),
+            # Zero only for a clawback that found no points left to take: the entry records
+            # its shortfall and is the key that stops it being attempted again.
+            models.CheckConstraint(
+                name="ledger_amount_nonzero",
+                condition=~Q(amount=0)
+                | (Q(source_type__in=[s.value for s in CLAWBACK_SOURCES]) & Q(calculation__has_key="shortfall")),
+            ),
             models.CheckConstraint(
                 name="ledger_points_unit",
                 condition=(Q(kind=EntryKind.POINTS) & Q(unit=POINTS)) | (~Q(kind=EntryKind.POINTS) & ~Q(unit=POINTS)),

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -304,7 +305,8 @@ def ledger_entry_mark_paid(*, actor, entry: LedgerEntry) -> LedgerEntry:
 def ledger_entry_reverse(*, actor, entry: LedgerEntry, reason: str) -> LedgerEntry:
     """Correct an entry: a new entry with the opposite amount (source "reversal"/entry id,
     `reverses` = entry), and the original becomes `reversed`. Reason required, audited. Reversing
-    a points credit that has already been spent fails (the balance would go negative)."""
+    a points credit that has already been spent fails (the balance would go negative); one
+    partly clawed back is reversed for the rest only."""
     require_staff(actor)
     reason = (reason or "").strip()
     if not reason:
@@ -318,6 +320,13 @@ def ledger_entry_reverse(*, actor, entry: LedgerEntry, reason: str) -> LedgerEnt
             raise StateError(_("Reject or cancel the redemption instead of reversing its points."))
         if entry.kind == EntryKind.POINTS:
             _lock_balance(entry.partner_id)
+        # A credit partly clawed back already (a sale returned: ledger_clawback) is reversed for
+        # what is left of it only, so the points are never taken back twice.
+        remainder = entry.amount + (
+            LedgerEntry.objects.filter(reverses=entry).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+        )
+        if entry.state != EntryState.REVERSED and entry.amount > 0 and remainder <= 0:
+            raise StateError(_("These points were already taken back in full."))
         _transition(
             entry,
             to=EntryState.REVERSED,
@@ -329,7 +338,7 @@ def ledger_entry_reverse(*, actor, entry: LedgerEntry, reason: str) -> LedgerEnt
         reversal = _insert_entry(
             partner_id=entry.partner_id,
             kind=entry.kind,
-            amount=-entry.amount,
+            amount=-remainder,
             unit=entry.unit,
             source_type=SourceType.REVERSAL,
             source_id=str(entry.pk),

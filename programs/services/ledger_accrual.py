@@ -36,6 +36,7 @@ from prm.exceptions import ApplicationError
 from programs.models import CapPeriod, EarningEvent, EarningRule, EntryKind, EntryState, LedgerEntry
 
 from .ledger import _insert_entry, points_expiry_months
+from .ledger_clawback import points_clawback_reconcile
 
 __all__ = ["points_accrue_bulk", "points_for_event", "points_reconcile", "period_start"]
 
@@ -176,11 +177,13 @@ SELECT {uuid7}, %(now)s, %(now)s, x.partner_id, x.user_id, 'points', x.pts, 'poi
        x.base_value, x.multiplier, %(calculation)s::jsonb, NULL
 FROM ({points}) x
 """.replace("{uuid7}", _UUID7_SQL)
-# No ON CONFLICT here: the anti-join in _points_sql already skips credited events, and
-# speculative insertion costs ~30 % of the insert's CPU (bench). The unique key still decides:
-# if a concurrent writer credits one of the same events first, this statement fails with a
-# unique violation, rolls back to its savepoint and runs again (the anti-join then skips it).
-BULK_RETRIES = 5
+# No ON CONFLICT on the first attempt: the anti-join in _points_sql already skips credited
+# events, and speculative insertion costs ~30 % of the insert's CPU (bench). The unique key
+# still decides: if a concurrent writer credits one of the same events first, this statement
+# fails with a unique violation and rolls back to its savepoint. It then runs once more WITH
+# ON CONFLICT DO NOTHING: a plain retry of a long statement can lose the race again and again
+# while event tasks keep committing credits it has not seen.
+_ON_CONFLICT = "ON CONFLICT DO NOTHING"
 
 
 def _terms(rule: EarningRule) -> dict:
@@ -263,22 +266,26 @@ def _accrue_uncapped(rule: EarningRule, sql: str, params: dict) -> int:
     }
     settings_sql = ", ".join(f"set_config('{name}', %s, true)" for name in _BULK_SETTINGS)
     bulk = params.get("source_id") is None
-    for attempt in range(BULK_RETRIES):
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                if bulk:
-                    cursor.execute(f"SELECT {', '.join(f'current_setting({n!r})' for n in _BULK_SETTINGS)}")  # noqa: S608 (constants)
-                    before = cursor.fetchone()
-                    cursor.execute(f"SELECT {settings_sql}", list(_BULK_SETTINGS.values()))  # noqa: S608 (constants)
-                cursor.execute(_BULK_INSERT.replace("{points}", sql), params)
-                written = cursor.rowcount
-                if bulk:
-                    cursor.execute(f"SELECT {settings_sql}", list(before))  # noqa: S608 (constants)
-                return written
-        except IntegrityError as exc:
-            if "ledger_one_credit_per_event_rule" not in str(exc) or attempt == BULK_RETRIES - 1:
-                raise
-    return 0  # pragma: no cover
+    insert = _BULK_INSERT.replace("{points}", sql)
+    try:
+        return _run_bulk(insert, params, bulk=bulk, settings_sql=settings_sql)
+    except IntegrityError as exc:
+        if "ledger_one_credit_per_event_rule" not in str(exc):
+            raise
+    return _run_bulk(insert + _ON_CONFLICT, params, bulk=bulk, settings_sql=settings_sql)
+
+
+def _run_bulk(insert: str, params: dict, *, bulk: bool, settings_sql: str) -> int:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if bulk:
+            cursor.execute(f"SELECT {', '.join(f'current_setting({n!r})' for n in _BULK_SETTINGS)}")  # noqa: S608 (constants)
+            before = cursor.fetchone()
+            cursor.execute(f"SELECT {settings_sql}", list(_BULK_SETTINGS.values()))  # noqa: S608 (constants)
+        cursor.execute(insert, params)
+        written = cursor.rowcount
+        if bulk:
+            cursor.execute(f"SELECT {settings_sql}", list(before))  # noqa: S608 (constants)
+        return written
 
 
 def _accrue_capped(rule: EarningRule, sql: str, params: dict) -> int:
@@ -359,4 +366,5 @@ def points_reconcile(since: dt.datetime | None = None) -> dict[str, int]:
     written: dict[str, int] = {}
     for rule in _active_rules():
         written[rule.event] = written.get(rule.event, 0) + points_accrue_bulk(rule=rule, since=since)
+    written.update(points_clawback_reconcile(since=since))  # returns and revocations the tasks missed
     return written

@@ -10,7 +10,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from programs.models import SourceType
+from programs.models import CLAWBACK_SOURCES, SourceType
 from programs.selectors.ledger_sources import attach_source_references
 
 EVENT_SOURCES = {
@@ -79,8 +79,44 @@ def entry_calculation(entry) -> str:
     return text
 
 
+def clawback_explanation(entry) -> str:
+    """ "Return of sale SO-2026-01: −50 points (25,000 of 100,000 RUB returned × 200 points
+    credited, <rule>)", and what could not be taken back because it had been spent."""
+    calc = entry.calculation or {}
+    params = {"reference": calc.get("reference") or entry.source_id, "points": _num(abs(entry.amount))}
+    details = []
+    if entry.source_type == SourceType.SALES_RETURNED:
+        text = _("Return of sale %(reference)s: −%(points)s points") % params
+        returned, original, credited = (_dec(calc.get(k)) for k in ("returned", "original", "credited"))
+        if returned is not None and original is not None and credited is not None:
+            details.append(
+                _("%(returned)s of %(original)s %(currency)s returned × %(credited)s points credited")
+                % {
+                    "returned": _num(returned),
+                    "original": _num(original),
+                    "currency": calc.get("currency", ""),
+                    "credited": _num(credited),
+                }
+            )
+    else:
+        text = _("Certificate %(reference)s revoked: −%(points)s points") % params
+    if entry.rule_id and entry.rule:
+        details.append(entry.rule.name)
+    if details:
+        text = f"{text} ({', '.join(details)})"
+    shortfall = _dec(calc.get("shortfall"))
+    if shortfall:
+        text += "; " + _("%(points)s points could not be taken back: they had already been spent") % {
+            "points": _num(shortfall)
+        }
+    return text
+
+
 def describe_entry(entry) -> str:
-    """One line saying why the entry exists: the event and rule, or the person's reason."""
+    """One line saying why the entry exists: the event and rule, a clawback and its reason, or
+    the person's reason."""
+    if entry.source_type in CLAWBACK_SOURCES:
+        return clawback_explanation(entry)
     source = entry_source_label(entry)
     if entry.source_type in EVENT_SOURCES:
         calculation = entry_calculation(entry)

@@ -47,3 +47,25 @@ def certificate(*, partner, user=None, earned_on=None, course="Firewall admin") 
 
 def make_reward(*, cost=100, stock=None, name="Branded mug", category=RewardCategory.GIFT) -> Reward:
     return Reward.objects.create(name=name, category=category, points_cost=cost, stock=stock)
+
+
+def returned_sell_out(*, partner_admin, amount="100000.00", returned="25000.00", reference="SO-1"):
+    """A sell-out reported by `partner_admin`, credited, then partly returned and clawed back
+    (task paths run inline). Returns (sale, return record)."""
+    from programs import services
+
+    sale = deal_services.sales_record_create(
+        actor=partner_admin,
+        partner=partner_admin.partner,
+        kind="sell_out",
+        occurred_on=timezone.localdate(),
+        amount=Decimal(amount),
+        currency="RUB",
+        reference=reference,
+    )
+    services.points_for_event(event="sales_reported", source_id=sale.pk)
+    back = deal_services.sales_record_return(
+        actor=partner_admin, record=sale, amount=Decimal(returned), reason="Damaged in transit"
+    )
+    services.points_clawback_for_return(return_id=back.pk)
+    return sale, back

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from programs import services
 from programs.models import EarningEvent
-from tests.programs.ledger_helpers import make_rule, won_deal
+from tests.programs.ledger_helpers import make_rule, returned_sell_out, won_deal
 
 pytestmark = pytest.mark.django_db
 
@@ -87,6 +87,28 @@ def test_ledger_entry_of_a_won_deal_explains_the_rule(partner_admin, manager):
     assert row["amount"] == "1250.00" and row["source_type"] == "deal_won"
     assert deal.reference in row["description"]
     assert row["user"]["id"] == str(partner_admin.public_id)
+
+
+def test_ledger_lists_a_clawback_like_any_entry(partner_admin, other_partner_user, manager):
+    from programs.models import LedgerEntry
+
+    make_rule(event=EarningEvent.SALES_REPORTED, points="10", name="Sell-out")
+    _sale, back = returned_sell_out(partner_admin=partner_admin, amount="100000.00", returned="25000.00")
+    credit = LedgerEntry.objects.get(source_type="sales_reported")
+
+    body = api(partner_admin).get(LEDGER, {"source_type": "sales_returned"}).json()
+
+    (row,) = body["results"]
+    assert row["amount"] == "-250.00" and row["source_type"] == "sales_returned" and row["kind"] == "points"
+    assert row["reverses"] == str(credit.public_id)
+    assert row["rule"] == {"name": "Sell-out", "event": "sales_reported"}
+    assert row["description"].startswith("Return of sale SO-1: −250 points")
+    assert api(manager).get(LEDGER, {"source_type": "sales_returned"}).json()["count"] == 1
+    # Partner B: not in its list, and 404 on the entry itself.
+    assert api(other_partner_user).get(LEDGER, {"source_type": "sales_returned"}).json()["count"] == 0
+    detail = reverse("api:ledger-detail", args=[row["id"]])
+    assert api(other_partner_user).get(detail).status_code == 404
+    assert api(partner_admin).get(detail).json()["id"] == row["id"]
 
 
 def test_ledger_balance_partner_own_and_expiring(partner_a, partner_b, partner_admin, other_partner_user, manager):

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from partners.models import Tier
 from programs import services
-from programs.models import LedgerEntry, Redemption, RedemptionStatus, SourceType
-from tests.programs.ledger_helpers import make_reward, make_rule, won_deal
+from programs.models import EarningEvent, LedgerEntry, Redemption, RedemptionStatus, SourceType
+from tests.programs.ledger_helpers import make_reward, make_rule, returned_sell_out, won_deal
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +47,28 @@ def test_points_page_shows_balance_and_history_with_the_rule(partner_a, partner_
     assert f"Deal won {deal.reference}" in text
     assert "1,250" in text and "× 1.5 tier multiplier" in text and "Won deals" in text
     assert "Manual adjustment: Conference booth" in text
+
+
+def test_points_page_shows_a_returned_sale_taken_back_and_partner_b_does_not(
+    partner_a, partner_admin, partner_admin_client, other_partner_client
+):
+    make_rule(event=EarningEvent.SALES_REPORTED, points="10", name="Sell-out")
+    returned_sell_out(partner_admin=partner_admin, amount="100000.00", returned="25000.00")
+
+    response = partner_admin_client.get(reverse("cabinet:points"))
+
+    text = response.content.decode()
+    assert 'data-balance="750"' in text
+    assert 'data-source="sales_returned"' in text
+    assert "Return of sale SO-1: −250 points (25,000 of 100,000 RUB returned × 1,000 points credited, Sell-out)" in text
+    assert ">-250</td>" in text
+    only = partner_admin_client.get(reverse("cabinet:points"), {"source_type": "sales_returned"})
+    assert [e.source_type for e in only.context["entries"]] == ["sales_returned"]
+    rows = _csv_rows(partner_admin_client.get(reverse("cabinet:points"), {"format": "csv"}))
+    # (The CSV helper quotes a leading minus against formula injection.)
+    assert rows[1][1:3] == ["'-250.00", "Sale returned"] and rows[1][3].startswith("Return of sale SO-1: −250 points")
+    other = other_partner_client.get(reverse("cabinet:points")).content.decode()
+    assert "SO-1" not in other and 'data-source="sales_returned"' not in other
 
 
 def old_credit(partner, points, *, days_ago, reason="Old credit"):

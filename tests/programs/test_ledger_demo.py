@@ -79,3 +79,18 @@ def test_demo_northwind_has_points_expiring_and_admins_were_warned(demo):
     assert soon.points > 0
     assert Notification.objects.filter(user=northwind, kind="points_expiring").exists()
     assert "points" in demo
+
+
+def test_demo_returned_sell_out_is_clawed_back_and_northwind_shows_it(demo):
+    from deals.models import SalesRecord
+    from programs.views.ledger_display import describe_entry
+
+    clawbacks = LedgerEntry.objects.filter(source_type=SourceType.SALES_RETURNED).select_related("reverses", "rule")
+    returns = SalesRecord.objects.filter(kind="sell_out", amount__lt=0)
+    assert clawbacks.count() >= returns.count() >= 2
+    for entry in clawbacks:
+        assert entry.amount < 0 and entry.reverses.source_type == SourceType.SALES_REPORTED
+        assert entry.calculation["shortfall"] == "0"  # the demo history had the points
+    northwind = User.objects.get(email="partner@demo.prm").partner
+    mine = clawbacks.filter(partner=northwind).first()
+    assert mine is not None and describe_entry(mine).startswith("Return of sale SO-")

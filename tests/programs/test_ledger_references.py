@@ -258,3 +258,56 @@ def test_the_explanation_reads_the_per_entry_facts_from_their_columns(partner_a)
         occurred_at=timezone.now(),
     )
     assert entry_calculation(entry) == "125,000 ÷ 1,000 × 10 = 1,250 × 1.5 tier multiplier"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_history_pass_that_loses_a_race_runs_again_and_skips_what_won(manager, no_broker):
+    """The pass inserts without ON CONFLICT (faster). A task credits one of its events in a
+    transaction the pass cannot see yet: the pass blocks on that key, fails when the task
+    commits, and runs once more with ON CONFLICT DO NOTHING — the rest credited, nothing twice."""
+    partner = PartnerFactory(owner=manager)
+    rule = make_rule(event=EarningEvent.CERTIFICATION_EARNED, points="5", per_thousand=False)
+    certs = [certificate(partner=partner) for _ in range(5)]
+    credited, release, outcome = threading.Event(), threading.Event(), {}
+
+    def task():
+        try:
+            with transaction.atomic():
+                outcome["task"] = services.points_for_event(event="certification_earned", source_id=certs[2].pk)
+                credited.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=task)
+    thread.start()
+    assert credited.wait(timeout=30)
+    calls = []
+    real = services.ledger_accrual._run_bulk
+
+    def spy(insert, *args, **kwargs):
+        calls.append("ON CONFLICT DO NOTHING" in insert)
+        return real(insert, *args, **kwargs)
+
+    def let_the_task_commit_once_the_pass_waits():
+        import time
+
+        for _ in range(300):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                if cursor.fetchone()[0]:
+                    break
+            time.sleep(0.05)
+        release.set()
+        connection.close()
+
+    waiter = threading.Thread(target=let_the_task_commit_once_the_pass_waits)
+    waiter.start()
+    with transaction.atomic(), mock.patch.object(services.ledger_accrual, "_run_bulk", spy):
+        written = services.points_accrue_bulk(rule=rule)
+    waiter.join(timeout=30)
+    thread.join(timeout=30)
+    assert outcome["task"] == 1
+    assert calls == [False, True], calls
+    assert written == 4
+    assert LedgerEntry.objects.count() == 5 and selectors.points_balance(partner=partner) == 25

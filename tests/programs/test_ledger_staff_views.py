@@ -16,7 +16,7 @@ from prm.models import AuditLog
 from programs import services
 from programs.models import LedgerEntry, Redemption, RedemptionStatus, Reward, SourceType
 from tests.factories import PartnerFactory
-from tests.programs.ledger_helpers import make_reward, make_rule, won_deal
+from tests.programs.ledger_helpers import make_reward, make_rule, returned_sell_out, won_deal
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +120,19 @@ def test_ledger_page_lists_only_that_partner_and_filters(partner_a, partner_b, p
 
     only_deals = manager_client.get(url, {"source_type": SourceType.DEAL_WON})
     assert [e.source_type for e in only_deals.context["entries"]] == [SourceType.DEAL_WON]
+
+
+def test_ledger_page_explains_a_clawback_and_its_shortfall(partner_a, partner_admin, manager_client):
+    from programs.models import EarningEvent
+
+    make_rule(event=EarningEvent.SALES_REPORTED, points="10", name="Sell-out")
+    returned_sell_out(partner_admin=partner_admin, amount="10000.00", returned="4000.00")  # 100 − 40
+
+    response = manager_client.get(reverse("staff:ledger_partner", args=[partner_a.public_id]))
+
+    text = response.content.decode()
+    assert 'data-source="sales_returned"' in text
+    assert "Return of sale SO-1: −40 points (4,000 of 10,000 RUB returned × 100 points credited, Sell-out)" in text
 
 
 def test_ledger_page_csv(partner_a, partner_b, manager, manager_client):
