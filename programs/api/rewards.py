@@ -1,6 +1,6 @@
 """The rewards API: `/api/v1/rewards/` (the catalogue; staff create and change items) and
-`/api/v1/redemptions/` (partner admins ask for a reward; staff approve, fulfil or reject; the
-requester cancels while it is still requested). Thin adapters: querysets and lookups come from
+`/api/v1/redemptions/` (partner admins ask for a reward; staff approve, fulfil or reject; a
+partner admin of the same partner cancels while it is still requested). Thin adapters: querysets and lookups come from
 programs.selectors (another partner's redemption is a 404), writes from programs.services
 (StateError → 409 "already decided", ApplicationError → 400 with the reason in words)."""
 
@@ -206,7 +206,9 @@ class RedemptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PRMVie
         return self._transition(services.redemption_reject, reason=data["reason"])
 
     @extend_schema(
-        summary="Cancel while still requested (the requester or a partner admin); the points are returned",
+        summary="Cancel while still requested (partner admins of the partner); the points are returned",
+        description="Any partner admin of the redemption's partner may cancel it, not only the one who asked; "
+        "partner reps and staff get 403, another partner's users 404. The stock is restored.",
         request=None,
         responses={200: RedemptionSerializer, **CONFLICT},
     )

@@ -3,7 +3,7 @@
     requested ─approve→ approved ─fulfil→ fulfilled
         │  └─reject (reason)→ rejected         (points returned, stock restored)
         ├─reject (reason)→ rejected            (also from approved)
-        └─cancel (the partner)→ cancelled      (points returned, stock restored)
+        └─cancel (a partner admin)→ cancelled  (points returned, stock restored)
 
 Points are debited when the redemption is requested. Never a negative balance or stock, even
 under concurrent requests: the partner's balance row is locked (SELECT … FOR UPDATE) before the
@@ -275,14 +275,15 @@ def redemption_reject(*, actor, redemption: Redemption, reason: str) -> Redempti
 
 
 def redemption_cancel(*, actor, redemption: Redemption) -> Redemption:
-    """requested → cancelled, by the requester or a partner admin of the same partner: points
-    returned, stock restored."""
+    """requested → cancelled, by a partner admin of the same partner (any of them, not only the
+    one who asked; a requester who is no longer a partner admin cannot): points returned, stock
+    restored. The same rule as redeeming, so the cabinet, the API and this service agree."""
     if not (
         actor
         and actor.is_active
         and actor.is_partner_user
+        and actor.is_partner_admin
         and actor.partner_id == redemption.partner_id
-        and (actor.pk == redemption.requested_by_id or actor.is_partner_admin)
     ):
-        raise PermissionDenied(_("Only the person who asked, or a partner admin, can cancel this request."))
+        raise PermissionDenied(_("Only your company's partner admins can cancel a reward request."))
     return _decide(redemption, actor=actor, to=RedemptionStatus.CANCELLED, allowed=(RedemptionStatus.REQUESTED,))
