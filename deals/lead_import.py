@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from deals.models import LEAD_INPUT_MAX_LENGTHS
 from partners.models import Region
 from prm.models import Currency
 
@@ -58,16 +59,8 @@ COLUMNS: dict[str, tuple] = {
     "source": (gettext_lazy("Source"), False),
     "description": (gettext_lazy("Description"), False),
 }
-MAX_LENGTHS = {
-    "customer_name": 300,
-    "customer_website": 300,
-    "customer_tax_id": 32,
-    "city": 120,
-    "contact_name": 200,
-    "contact_email": 254,
-    "contact_phone": 40,
-    "description": 4000,
-}
+# The same limits lead_create holds (deals.models), shown per cell in the preview.
+MAX_LENGTHS = LEAD_INPUT_MAX_LENGTHS
 TEMPLATE_EXAMPLE = {
     "customer_name": "ООО «Ромашка»",
     "customer_website": "https://www.romashka.ru",

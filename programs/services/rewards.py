@@ -20,11 +20,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from deals.services._common import full_clean_or_error, notify, require_staff
+from deals.services._common import full_clean_or_error, notify, require_max_length, require_staff
 from prm.audit import audit_record, diff, snapshot
 from prm.exceptions import ApplicationError, PermissionDenied, StateError
 from programs.models import (
     POINTS,
+    REDEMPTION_TEXT_MAX_LENGTH,
     EntryKind,
     EntryState,
     LedgerEntry,
@@ -53,7 +54,9 @@ REDEMPTION_AUDIT = ["status", "decided_by", "decided_at", "decision_reason", "fu
 def reward_create(
     *, actor, name: str, category: str, points_cost: int, description: str = "", stock=None, active=True, name_i18n=None
 ) -> Reward:
-    """Staff add a reward to the catalogue."""
+    """Staff add a reward to the catalogue. The cost cap (REWARD_MAX_POINTS_COST) and the
+    description's length are the model fields' validators, applied by full_clean_or_error here
+    and in reward_update: ApplicationError naming the field, as the form and the API show."""
     require_staff(actor)
     reward = Reward(
         name=(name or "").strip(),
@@ -114,6 +117,7 @@ def redemption_request(*, actor, reward: Reward, quantity: int = 1, note: str = 
         raise ApplicationError(
             _("Choose a quantity of at least 1."), fields={"quantity": [_("Enter a whole number from 1.")]}
         )
+    note = require_max_length((note or "").strip(), field="note", limit=REDEMPTION_TEXT_MAX_LENGTH)
     partner_id = actor.partner_id
     with transaction.atomic():
         # Lock order everywhere: balance row, then reward row (no deadlocks between requests).
@@ -144,7 +148,7 @@ def redemption_request(*, actor, reward: Reward, quantity: int = 1, note: str = 
             reward=reward,
             quantity=quantity,
             points=points,
-            note=(note or "").strip(),
+            note=note,
             status_changed_at=timezone.now(),
         )
         _insert_entry(
@@ -265,6 +269,7 @@ def redemption_reject(*, actor, redemption: Redemption, reason: str) -> Redempti
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Say why the request is declined."), fields={"reason": [_("This field is required.")]})
+    require_max_length(reason, field="reason", limit=REDEMPTION_TEXT_MAX_LENGTH)
     return _decide(
         redemption,
         actor=actor,
