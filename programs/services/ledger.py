@@ -20,11 +20,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from deals.services._common import notify, require_staff
+from deals.services._common import notify
 from prm.audit import audit_record, snapshot
 from prm.exceptions import ApplicationError, StateError
 from prm.models import Currency, Role, User
 from programs.models import POINTS, EntryKind, EntryState, LedgerEntry, PointsBalance, SourceType
+
+from ._access import require_staff_for_partner
 
 __all__ = [
     "add_months",
@@ -204,8 +206,8 @@ MAX_REASON_LENGTH = 2000
 
 def points_adjust(*, actor, partner, amount, reason: str, user=None) -> LedgerEntry:
     """A staff member's manual credit (positive) or debit (negative) of points. Reason required,
-    audited; a debit cannot take the balance below zero."""
-    require_staff(actor)
+    audited; a debit cannot take the balance below zero. Staff of the partner's portfolio only."""
+    require_staff_for_partner(actor, partner.pk)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Say why the points are adjusted."), fields={"reason": [_("This field is required.")]})
@@ -278,7 +280,7 @@ def _transition(
 
 def ledger_entry_approve(*, actor, entry: LedgerEntry) -> LedgerEntry:
     """accrued → approved (staff)."""
-    require_staff(actor)
+    require_staff_for_partner(actor, entry.partner_id)
     with transaction.atomic():
         entry = _get_locked(entry)
         return _transition(
@@ -288,7 +290,7 @@ def ledger_entry_approve(*, actor, entry: LedgerEntry) -> LedgerEntry:
 
 def ledger_entry_mark_paid(*, actor, entry: LedgerEntry) -> LedgerEntry:
     """approved → paid (staff)."""
-    require_staff(actor)
+    require_staff_for_partner(actor, entry.partner_id)
     with transaction.atomic():
         entry = _get_locked(entry)
         return _transition(
@@ -300,7 +302,7 @@ def ledger_entry_reverse(*, actor, entry: LedgerEntry, reason: str) -> LedgerEnt
     """Correct an entry: a new entry with the opposite amount (source "reversal"/entry id,
     `reverses` = entry), and the original becomes `reversed`. Reason required, audited. Reversing
     a points credit that has already been spent fails (the balance would go negative)."""
-    require_staff(actor)
+    require_staff_for_partner(actor, entry.partner_id)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Say why the entry is reversed."), fields={"reason": [_("This field is required.")]})

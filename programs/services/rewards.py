@@ -35,6 +35,7 @@ from programs.models import (
     SourceType,
 )
 
+from ._access import require_staff_for_partner
 from .ledger import _insert_entry, _lock_balance
 
 __all__ = [
@@ -253,19 +254,19 @@ def _decide(redemption, *, actor, to: str, allowed: tuple[str, ...], reason: str
 
 def redemption_approve(*, actor, redemption: Redemption) -> Redemption:
     """requested → approved (staff). StateError (409) when already decided."""
-    require_staff(actor)
+    require_staff_for_partner(actor, redemption.partner_id)
     return _decide(redemption, actor=actor, to=RedemptionStatus.APPROVED, allowed=(RedemptionStatus.REQUESTED,))
 
 
 def redemption_fulfil(*, actor, redemption: Redemption) -> Redemption:
     """approved → fulfilled (staff): the reward was delivered."""
-    require_staff(actor)
+    require_staff_for_partner(actor, redemption.partner_id)
     return _decide(redemption, actor=actor, to=RedemptionStatus.FULFILLED, allowed=(RedemptionStatus.APPROVED,))
 
 
 def redemption_reject(*, actor, redemption: Redemption, reason: str) -> Redemption:
     """requested/approved → rejected (staff, reason required): points returned, stock restored."""
-    require_staff(actor)
+    require_staff_for_partner(actor, redemption.partner_id)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Say why the request is declined."), fields={"reason": [_("This field is required.")]})
