@@ -28,13 +28,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from deals.services._common import require_max_length
 from partners.models import Partner, PartnerStatus, Tier
 from partners.services import partner_set_tier
 from prm.audit import audit_build, audit_record
 from prm.exceptions import ApplicationError, StateError
 from prm.models import AuditLog
 from prm.money import RateTable
-from programs.models import ChangeKind, ChangeStatus, PartnerTierStatus, TierChange
+from programs.models import TIER_REASON_MAX_LENGTH, ChangeKind, ChangeStatus, PartnerTierStatus, TierChange
 from programs.selectors.tiers import TierMetrics, tier_list, tier_metrics, tier_qualify, tier_window
 
 from ._access import require_staff_for_partner
@@ -425,7 +426,7 @@ def _reason(reason: str, field_name: str = "reason") -> str:
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Give a reason."), fields={field_name: [_("A reason is required.")]})
-    return reason
+    return require_max_length(reason, field=field_name, limit=TIER_REASON_MAX_LENGTH)
 
 
 def _cancel_pending(st: PartnerTierStatus, now) -> None:
@@ -445,6 +446,7 @@ def _save_status(st: PartnerTierStatus, fields: list[str]) -> None:
 def tier_change_approve(*, actor, change: TierChange, reason: str = "") -> TierChange:
     """Apply a pending promotion/demotion (manager approval)."""
     require_staff_for_partner(actor, change.partner_id)
+    reason = require_max_length((reason or "").strip(), field="reason", limit=TIER_REASON_MAX_LENGTH)
     change = TierChange.objects.select_for_update(of=("self",)).select_related("partner", "to_tier").get(pk=change.pk)
     if change.status != ChangeStatus.PENDING:
         raise StateError(_("This change is no longer awaiting approval."))
