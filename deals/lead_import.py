@@ -10,6 +10,10 @@ outside that transaction.
 Accepted files: UTF-8 with or without a byte-order mark (what Excel writes), `;` or `,` as the
 delimiter (Excel in Russian and most of Europe writes `;`), a header row naming the columns in
 any order (see COLUMNS; the template CSV lists them).
+
+An empty or missing currency means the base currency (PRM["BASE_CURRENCY"]), as for a lead
+created by hand or through the API (`lead_create`); the preview notes it on each row that has
+a value but no currency.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from deals.models import LEAD_INPUT_MAX_LENGTHS
 from partners.models import Region
 from prm.models import Currency
+from prm.money import base_currency
 
 logger = logging.getLogger(__name__)
 
@@ -58,16 +64,8 @@ COLUMNS: dict[str, tuple] = {
     "source": (gettext_lazy("Source"), False),
     "description": (gettext_lazy("Description"), False),
 }
-MAX_LENGTHS = {
-    "customer_name": 300,
-    "customer_website": 300,
-    "customer_tax_id": 32,
-    "city": 120,
-    "contact_name": 200,
-    "contact_email": 254,
-    "contact_phone": 40,
-    "description": 4000,
-}
+# The same limits lead_create holds (deals.models), shown per cell in the preview.
+MAX_LENGTHS = LEAD_INPUT_MAX_LENGTHS
 TEMPLATE_EXAMPLE = {
     "customer_name": "ООО «Ромашка»",
     "customer_website": "https://www.romashka.ru",
@@ -94,6 +92,7 @@ class PreviewRow:
     raw: dict[str, str]
     values: dict = field(default_factory=dict)  # cleaned, for the service
     errors: dict[str, list[str]] = field(default_factory=dict)  # column → messages
+    notes: dict[str, list[str]] = field(default_factory=dict)  # column → what was assumed (not errors)
 
     @property
     def is_valid(self) -> bool:
@@ -102,8 +101,14 @@ class PreviewRow:
     def error_list(self) -> list[str]:
         return [f"{_column_label(col)}: {msg}" if col else msg for col, msgs in self.errors.items() for msg in msgs]
 
+    def note_list(self) -> list[str]:
+        return [f"{_column_label(col)}: {msg}" for col, msgs in self.notes.items() for msg in msgs]
+
     def add(self, column: str, message: str) -> None:
         self.errors.setdefault(column, []).append(str(message))
+
+    def note(self, column: str, message: str) -> None:
+        self.notes.setdefault(column, []).append(str(message))
 
 
 @dataclass
@@ -361,8 +366,11 @@ def _validate_row(row: PreviewRow, product_lines: dict) -> None:
                 "codes": ", ".join(Currency.values),
             },
         )
-    if value is not None and not currency:
-        row.add("currency", _("Give the currency of the value."))
+    if not currency:
+        # As lead_create does: no currency means the base currency.
+        currency = base_currency()
+        if value is not None:
+            row.note("currency", _("none given: %(code)s, the base currency, is assumed.") % {"code": currency})
     values["estimated_value"] = value
     values["currency"] = currency
 

@@ -13,6 +13,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -1114,6 +1116,28 @@ class RoutingRule(TimeStampedModel):
         return self.name
 
 
+# Text limits of a lead: the staff forms, the API serializers, the CSV import and the services
+# all use these, and the database holds the description and the reasons to them (CHECKs).
+LEAD_DESCRIPTION_MAX_LENGTH = 4000
+LEAD_PHONE_MAX_LENGTH = 40
+LEAD_REASON_MAX_LENGTH = 2000  # decline, re-assignment and closure reasons
+# Every text a lead is created from (lead_create, the import) → its most characters.
+LEAD_INPUT_MAX_LENGTHS = {
+    "customer_name": 300,
+    "customer_website": 300,
+    "customer_tax_id": 32,
+    "city": 120,
+    "contact_name": 200,
+    "contact_email": 254,
+    "contact_phone": LEAD_PHONE_MAX_LENGTH,
+    "description": LEAD_DESCRIPTION_MAX_LENGTH,
+}
+
+
+def _text_at_most(prefix: str, field: str, limit: int) -> models.CheckConstraint:
+    return models.CheckConstraint(name=f"{prefix}_{field}_max_length", condition=LessThanOrEqual(Length(field), limit))
+
+
 class Lead(TimeStampedModel):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     reference = models.CharField(_("reference"), max_length=20, unique=True, editable=False)
@@ -1124,7 +1148,7 @@ class Lead(TimeStampedModel):
     customer_name = models.CharField(_("customer"), max_length=300)
     contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
-    contact_phone = models.CharField(_("contact phone"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=LEAD_PHONE_MAX_LENGTH, blank=True)
     country = models.CharField(_("country"), max_length=2, help_text=_("ISO 3166 two-letter code"))
     region = models.CharField(_("region"), max_length=16, blank=True)
     city = models.CharField(_("city"), max_length=120, blank=True)
@@ -1233,6 +1257,8 @@ class Lead(TimeStampedModel):
             models.CheckConstraint(
                 name="lead_closed_needs_reason", condition=~Q(status=LeadStatus.CLOSED) | ~Q(closed_reason="")
             ),
+            _text_at_most("lead", "description", LEAD_DESCRIPTION_MAX_LENGTH),
+            _text_at_most("lead", "closed_reason", LEAD_REASON_MAX_LENGTH),
         ]
         indexes = [
             # Cabinet inbox: "offered_to = :partner AND status = 'offered' ORDER BY offer_expires_at".
@@ -1379,6 +1405,7 @@ class LeadOffer(TimeStampedModel):
                 name="leadoffer_answered_has_time",
                 condition=Q(status=LeadOfferStatus.OFFERED) | Q(responded_at__isnull=False),
             ),
+            _text_at_most("leadoffer", "decline_reason", LEAD_REASON_MAX_LENGTH),
         ]
         indexes = [
             # Expiry beat task: open offers by deadline.

@@ -96,3 +96,13 @@ def leads_route(lead_ids: list[int], actor_id: int | None = None) -> int:
 # leads-ui: the CSV lead import task lives beside its parser (deals.lead_import); imported here
 # so that the worker, which autodiscovers only `tasks` modules, registers it.
 from deals.lead_import import lead_import_run  # noqa: E402,F401
+
+
+@shared_task(acks_late=True, max_retries=0, time_limit=240, soft_time_limit=200, expires=200)
+def dashboard_cache_warm() -> int:
+    """Recompute the default staff dashboard's chart numbers of the staff who are looking at it
+    (deals.dashboard.dashboard_cache_warm). Safe to run twice: it only overwrites cache entries;
+    a run that is late (expires) is dropped, the next one comes minutes later."""
+    from deals.dashboard import dashboard_cache_warm as warm
+
+    return warm()

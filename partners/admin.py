@@ -1,8 +1,9 @@
 """Django admin for partners and their records.
 
-State changes that have a service go through it (status, tier, verification, profile edits,
+State changes that have a service go through it (status, verification, profile edits,
 invitation revocation) with the admin user as the actor; plain corrections elsewhere are
-audited by AuditedAdminMixin. Changelists select their foreign keys up front: no N+1.
+audited by AuditedAdminMixin. The tier is read-only here: it changes through the tier engine
+(the staff partner page's tier panel), which keeps the tier history. Changelists select their foreign keys up front: no N+1.
 """
 
 import datetime
@@ -240,8 +241,10 @@ class PartnerAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return self.base_readonly_fields
-        # An existing partner changes status only through the lifecycle actions.
-        return (*self.base_readonly_fields, "status")
+        # An existing partner changes status only through the lifecycle actions, and its tier only
+        # through the tier engine (the staff partner page's tier panel: set, lock, unlock), which
+        # records the tier history — partners cannot write that history (programs sits above it).
+        return (*self.base_readonly_fields, "status", "tier")
 
     def save_model(self, request, obj, form, change):
         """Edits go through the partner services, so they are validated and audited exactly as
@@ -262,10 +265,6 @@ class PartnerAdmin(AuditedAdminMixin, admin.ModelAdmin):
         else:
             if data:
                 services.partner_update(actor=request.user, partner=obj, data=data, reason=ADMIN_EDIT_REASON)
-            if "tier" in form.changed_data:
-                services.partner_set_tier(
-                    actor=request.user, partner=obj, tier=form.cleaned_data["tier"], reason=ADMIN_EDIT_REASON
-                )
         obj.refresh_from_db()
 
     def prepare_inline_instance(self, request, obj):

@@ -216,6 +216,25 @@ def partners_in_scope(*, user: User, manager: User | None = None) -> QuerySet[Pa
     return qs
 
 
+def partner_in_scope(*, user: User, partner: Partner | int) -> bool:
+    """Whether staff `user` may act on `partner` (a Partner or its id): it is one of
+    partners_in_scope — a channel manager's own, a channel lead's team's, any for an
+    administrator. Programs (points, redemptions, tiers) use this one rule for every write."""
+    partner_id = partner.pk if isinstance(partner, Partner) else partner
+    return partners_in_scope(user=user).filter(pk=partner_id).exists()
+
+
+def partner_ids_in_scope(*, user: User, partner_ids) -> set[int]:
+    """Of `partner_ids`, those `user` may act on (one query; for per-row buttons on a list)."""
+    return set(partners_in_scope(user=user).filter(pk__in=set(partner_ids)).values_list("pk", flat=True))
+
+
+def partner_get_in_scope(*, user: User, public_id) -> Partner:
+    """A partner `user` may act on, for staff actions: outside the user's portfolio it is a 404
+    (staff may still read it through partner_get_for_user)."""
+    return get_or_404(partners_in_scope(user=user).select_related("tier", "owner"), public_id=public_id)
+
+
 def partner_queue_cards(user: User, partners: QuerySet[Partner]) -> list:
     """Dashboard card (prm.dashboard): the user's open next steps (the same list as the next
     steps page: steps the user wrote or on partners the user owns), urgent when overdue. One query."""

@@ -259,7 +259,9 @@ def partner_set_verified(*, actor, partner: Partner, verified: bool, reason: str
 
 @transaction.atomic
 def partner_set_tier(*, actor, partner: Partner, tier, reason: str) -> Partner:
-    """Manual tier assignment (the evaluation engine will call its own service later)."""
+    """Write the partner's tier (and tier date) with an audit row. Called only by the tier engine,
+    programs.services.tiers (evaluation, approvals and tier_set_manual), which records the tier
+    history (TierChange) around it; setting a tier by hand goes through tier_set_manual."""
     _require_staff(actor)
     if not reason.strip():
         raise ApplicationError(_("Give a reason."), fields={"reason": [_("A reason is required.")]})

@@ -188,6 +188,23 @@ else:
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# Cache: with Redis, one cache for every web process and Celery worker — dashboard numbers are
+# computed once for all of them, and the lead import's progress (written by the worker) reaches
+# the page. Without Redis (`make run` with no server) each process keeps its own in memory.
+# The cache shares the broker's Redis database unless PRM_CACHE_REDIS_URL names another; keys
+# carry PRM_CACHE_KEY_PREFIX. Never call cache.clear() on a shared database: Redis flushes the
+# whole database, queued tasks included.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ.get("PRM_CACHE_REDIS_URL", REDIS_URL),
+            "KEY_PREFIX": os.environ.get("PRM_CACHE_KEY_PREFIX", "prm"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "prm"}}
+
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -26,6 +26,7 @@ from django.db.models import Q
 
 from deals.demo import _emails_paused
 from partners.demo import DemoContext
+from partners.selectors import partner_in_scope
 from prm.models import Role, User
 from programs import services
 from programs.models import (
@@ -221,7 +222,9 @@ def _seed_redemptions(ctx: DemoContext) -> None:
         asked = ctx.now - dt.timedelta(days=3 + 9 * (len(plan) - i), hours=ctx.rng.randint(0, 8))
         if status == RedemptionStatus.REQUESTED:
             asked = ctx.now - dt.timedelta(days=i % 3, hours=2 + i)
-        manager = managers[i % 2]
+        # Decided by staff whose portfolio holds the partner (the services refuse anyone else).
+        deciders = [u for u in managers if partner_in_scope(user=u, partner=partner)] or [ctx.user("admin@demo.prm")]
+        manager = deciders[i % len(deciders)]
         with _at(asked):
             redemption = services.redemption_request(actor=admin, reward=reward, note="")
         Redemption.objects.filter(pk=redemption.pk).update(created_at=asked)

@@ -2,10 +2,32 @@
 partner B who must never see A's data."""
 
 import pytest
+from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
 
 from prm.models import Role
 from tests.factories import DEFAULT_PASSWORD, PartnerFactory, PartnerUserFactory, StaffUserFactory, UserFactory
+
+
+def clear_test_cache() -> None:
+    """Delete this test run's cache keys (its KEY_PREFIX) — never cache.clear(), which on Redis
+    flushes the whole database, other runs' keys and the broker's queues included."""
+    options = settings.CACHES["default"]
+    if options["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        cache.clear()  # this process's memory
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{options['KEY_PREFIX']}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache_after_each_test():
+    """Tests never see what an earlier test cached (dashboard numbers, import progress)."""
+    yield
+    clear_test_cache()
 
 
 @pytest.fixture

@@ -303,7 +303,9 @@ class KpiView(APIView):
     list=extend_schema(summary="Partner commits (staff: all; partner users: their own company's)"),
     create=extend_schema(
         summary="Set the commit for a current or coming quarter (partner admins for their company; staff)",
-        description="Creates or replaces the one commit of the partner for that quarter.",
+        description="Creates or replaces the one commit of the partner for that quarter: 201 when this call "
+        "created it, 200 when it replaced it — also when two calls race, the second gets 200 and the same row "
+        "(the database's unique key decides; the later amount wins).",
         request=CommitWriteSerializer,
         responses={200: CommitSerializer, 201: CommitSerializer},
     ),
@@ -325,8 +327,7 @@ class CommitViewSet(mixins.ListModelMixin, PRMViewSet):
             partner = partner_selectors.partner_get_for_user(user=request.user, public_id=data["partner"])
         else:
             partner = request.user.partner
-        existed = PartnerCommit.objects.filter(partner=partner, year=data["year"], quarter=data["quarter"]).exists()
-        commit = services.partner_commit_set(
+        commit, created = services.partner_commit_upsert(
             actor=request.user,
             partner=partner,
             year=data["year"],
@@ -334,4 +335,4 @@ class CommitViewSet(mixins.ListModelMixin, PRMViewSet):
             amount=data["amount"],
             currency=data["currency"],
         )
-        return self.render(commit, status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
+        return self.render(commit, status.HTTP_201_CREATED if created else status.HTTP_200_OK)

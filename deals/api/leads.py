@@ -16,7 +16,17 @@ from rest_framework.decorators import action
 
 from deals import selectors_leads as selectors
 from deals import services
-from deals.models import Lead, LeadOfferStatus, LeadSource, LeadStatus, ProductLine, RoutingBand
+from deals.models import (
+    LEAD_DESCRIPTION_MAX_LENGTH,
+    LEAD_PHONE_MAX_LENGTH,
+    LEAD_REASON_MAX_LENGTH,
+    Lead,
+    LeadOfferStatus,
+    LeadSource,
+    LeadStatus,
+    ProductLine,
+    RoutingBand,
+)
 from partners.api.serializers import PartnerRefSerializer
 from partners.api.views import CONFLICT, PRMViewSet
 from partners.models import Region
@@ -164,7 +174,7 @@ class LeadCreateSerializer(serializers.Serializer):
     customer_tax_id = serializers.CharField(max_length=32, required=False, allow_blank=True)
     contact_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     contact_email = serializers.EmailField(required=False, allow_blank=True)
-    contact_phone = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    contact_phone = serializers.CharField(max_length=LEAD_PHONE_MAX_LENGTH, required=False, allow_blank=True)
     country = serializers.CharField(max_length=2, min_length=2)
     region = named_choice_field("LeadRegion", Region.choices, required=False, allow_blank=True)
     city = serializers.CharField(max_length=120, required=False, allow_blank=True)
@@ -179,7 +189,7 @@ class LeadCreateSerializer(serializers.Serializer):
     )
     currency = named_choice_field("LeadCurrency", Currency.choices, required=False)
     source = named_choice_field("LeadSource", LeadSource.choices, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(max_length=LEAD_DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
     route = serializers.BooleanField(required=False, default=True, help_text="Route it to a partner at once.")
 
     class Meta:
@@ -187,7 +197,7 @@ class LeadCreateSerializer(serializers.Serializer):
 
 
 class LeadDeclineSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=LEAD_REASON_MAX_LENGTH)
     spam = serializers.BooleanField(required=False, default=False)
 
     class Meta:

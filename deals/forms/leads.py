@@ -8,7 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from deals.models import LeadStatus, ProductLine
+from deals.models import LEAD_REASON_MAX_LENGTH, LeadStatus, ProductLine
 from partners.models import Partner, PartnerStatus
 
 LEAD_SORTS = {
@@ -79,7 +79,9 @@ class LeadFilterForm(forms.Form):
 class LeadReassignForm(forms.Form):
     partner = forms.ModelChoiceField(label=_("Partner"), queryset=Partner.objects.none())
     reason = forms.CharField(
-        label=_("Reason (recorded in the audit trail)"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Reason (recorded in the audit trail)"),
+        max_length=LEAD_REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args, **kwargs):
@@ -93,7 +95,9 @@ class LeadReassignForm(forms.Form):
 
 class LeadCloseForm(forms.Form):
     reason = forms.CharField(
-        label=_("Why close this lead? (staff only)"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Why close this lead? (staff only)"),
+        max_length=LEAD_REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def clean_reason(self):
@@ -124,7 +128,9 @@ class LeadImportUploadForm(forms.Form):
 
 class LeadDeclineForm(forms.Form):
     reason = forms.CharField(
-        label=_("Why are you declining this lead?"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Why are you declining this lead?"),
+        max_length=LEAD_REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     spam = forms.BooleanField(label=_("This lead is spam or not a real enquiry"), required=False)
 

@@ -10,7 +10,7 @@ Conflicts:           conflict_resolve
 Protection:          deal_request_extension, deal_approve_extension, deal_reject_extension
 Beat jobs (tasks):   deal_protection_send_reminders, deal_protection_expire, deal_review_sla_check,
                      conflicts_escalate_overdue
-Forecasts:           partner_commit_set, forecast_snapshot_run, reorder_expectations_compute,
+Forecasts:           partner_commit_set (partner_commit_upsert: also says if created), forecast_snapshot_run, reorder_expectations_compute,
                      reorder_reminders_send
 Health:              partner_health_compute, partner_dormancy_compute
 Sales records:       sales_record_create, sales_record_return, sales_records_import (CSV, all or
@@ -30,6 +30,7 @@ from .customers import direct_account_create, direct_account_update, end_custome
 from .forecasts import (
     forecast_snapshot_run,
     partner_commit_set,
+    partner_commit_upsert,
     reorder_expectations_compute,
     reorder_reminders_send,
 )
@@ -114,6 +115,7 @@ __all__ = [
     "leads_route_batch",
     "max_extensions_for",
     "partner_commit_set",
+    "partner_commit_upsert",
     "forecast_snapshot_run",
     "reorder_expectations_compute",
     "reorder_reminders_send",

@@ -73,6 +73,27 @@ def full_clean_or_error(instance, *, exclude=None) -> None:
         raise ApplicationError(" ".join(str(m) for m in messages), fields=fields) from exc
 
 
+def too_long_message(limit: int) -> str:
+    """The per-field message for text over `limit` characters (the CSV import's wording)."""
+    return _("At most %(n)s characters.") % {"n": limit}
+
+
+def require_max_length(value: str, *, field: str, limit: int) -> str:
+    """`value` unchanged, or ApplicationError naming `field` when it is longer than `limit`.
+
+    Forms and serializers show these limits too; holding them in the services means the API,
+    the staff and cabinet pages, the admin and tasks all refuse the same text the same way.
+    """
+    if value and len(value) > limit:
+        raise ApplicationError(
+            _("The text is too long: at most %(limit)s characters, this one has %(length)s.")
+            % {"limit": limit, "length": len(value)},
+            fields={field: [too_long_message(limit)]},
+            code="too_long",
+        )
+    return value
+
+
 def claim_ids(queryset, *, limit: int = 500) -> list[int]:
     """Lock up to `limit` rows of `queryset` that no other worker holds (FOR UPDATE SKIP LOCKED).
 

@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,11 +31,27 @@ def commit_quarter_open(year: int, quarter: int, *, today: dt.date | None = None
 def partner_commit_set(
     *, actor, partner, year: int, quarter: int, amount, currency: str, today: dt.date | None = None
 ) -> PartnerCommit:
-    """Create or replace the partner's commit for a quarter (current or future only).
+    """Create or replace the partner's commit for a quarter; see partner_commit_upsert."""
+    commit, _created = partner_commit_upsert(
+        actor=actor, partner=partner, year=year, quarter=quarter, amount=amount, currency=currency, today=today
+    )
+    return commit
+
+
+def partner_commit_upsert(
+    *, actor, partner, year: int, quarter: int, amount, currency: str, today: dt.date | None = None
+) -> tuple[PartnerCommit, bool]:
+    """Create or replace the partner's commit for a quarter (current or future only); returns
+    (commit, created).
 
     Allowed for the partner's own partner admins and for vendor staff. Raises PermissionDenied
     for anyone else, ApplicationError (with `fields`) for a past quarter, a bad quarter, a
     negative amount or an unknown currency. Audited; one row per partner and quarter.
+
+    Idempotent under concurrency: the unique key (partner, year, quarter) decides which call
+    creates the row. A second call racing the first waits for it on that key, then updates the
+    same row (created=False; the later amount wins, as a sequential replace would) — never a
+    second row, never an IntegrityError for the caller.
     """
     if not (actor.is_vendor_staff or (actor.is_partner_admin and actor.partner_id == partner.pk)):
         raise PermissionDenied(_("Only the partner's administrators or vendor staff can enter a commit."))
@@ -66,12 +82,11 @@ def partner_commit_set(
     if errors:
         raise ApplicationError(" ".join(m for msgs in errors.values() for m in msgs), fields=errors)
     with transaction.atomic():
-        commit = PartnerCommit.objects.select_for_update().filter(partner=partner, year=year, quarter=quarter).first()
-        before = snapshot(commit) if commit else {}
-        if commit is None:
-            commit = PartnerCommit(partner=partner, year=year, quarter=quarter)
+        values = {"amount": amount, "currency": currency, "entered_by": actor}
+        commit, created = _commit_row_locked(partner=partner, year=year, quarter=quarter, values=values)
+        before = {} if created else snapshot(commit)
         commit.amount, commit.currency, commit.entered_by = amount, currency, actor
-        commit.save()
+        commit.save(update_fields=["amount", "currency", "entered_by", "updated_at"])
         audit_record(
             actor=actor,
             action="commit.set",
@@ -80,7 +95,30 @@ def partner_commit_set(
             after=snapshot(commit),
             partner_id=partner.pk,
         )
-    return commit
+    return commit, created
+
+
+COMMIT_UNIQUE = "commit_partner_quarter_unique"
+
+
+def _commit_row_locked(*, partner, year: int, quarter: int, values: dict) -> tuple[PartnerCommit, bool]:
+    """The partner's commit row for the quarter, locked for this transaction, and whether this
+    call inserted it. Call inside atomic().
+
+    SELECT … FOR UPDATE cannot lock a row another transaction has inserted but not committed,
+    so the INSERT (in a savepoint) is what decides: it waits on the unique key for that
+    transaction and fails once it commits; we then lock and update the row it made."""
+    lookup = {"partner": partner, "year": year, "quarter": quarter}
+    commit = PartnerCommit.objects.select_for_update().filter(**lookup).first()
+    if commit is not None:
+        return commit, False
+    try:
+        with transaction.atomic():
+            return PartnerCommit.objects.create(**lookup, **values), True
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != COMMIT_UNIQUE:
+            raise
+    return PartnerCommit.objects.select_for_update().get(**lookup), False
 
 
 # --- nightly forecast snapshots -------------------------------------------------------------

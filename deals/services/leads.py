@@ -38,6 +38,8 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from deals import routing
 from deals.models import (
+    LEAD_INPUT_MAX_LENGTHS,
+    LEAD_REASON_MAX_LENGTH,
     DealRegistration,
     DealStatus,
     Lead,
@@ -61,7 +63,15 @@ from prm.events import publish_on_commit
 from prm.exceptions import ApplicationError, PermissionDenied, StateError
 from prm.models import Currency, User
 
-from ._common import claim_ids, full_clean_or_error, notify, prm_setting, require_staff
+from ._common import (
+    claim_ids,
+    full_clean_or_error,
+    notify,
+    prm_setting,
+    require_max_length,
+    require_staff,
+    too_long_message,
+)
 from .customers import end_customer_get_or_create
 from .registration import deal_create_approved_from_lead
 
@@ -161,7 +171,10 @@ def _clean(fields: dict, *, lines: dict[int, ProductLine] | None = None) -> dict
         raise ApplicationError(_("Unknown fields: %(names)s.") % {"names": ", ".join(sorted(unknown))})
     errors: dict[str, list] = {}
     data = {k: (v.strip() if isinstance(v, str) else v) for k, v in fields.items()}
-    if not data.get("customer_name"):
+    for name, limit in LEAD_INPUT_MAX_LENGTHS.items():
+        if isinstance(data.get(name), str) and len(data[name]) > limit:
+            errors[name] = [too_long_message(limit)]
+    if not data.get("customer_name") and "customer_name" not in errors:
         errors["customer_name"] = [_("This field is required.")]
     country = (data.get("country") or "").upper()
     if not (len(country) == 2 and country.isascii() and country.isalpha()):
@@ -223,13 +236,13 @@ def _build(data: dict, *, actor, now: dt.datetime, lead_import: LeadImport | Non
     lead = Lead(
         reference=_next_reference(now),
         end_customer=customer,
-        customer_name=data["customer_name"][:300],
-        contact_name=(data.get("contact_name") or "")[:200],
+        customer_name=data["customer_name"],
+        contact_name=data.get("contact_name") or "",
         contact_email=data.get("contact_email") or "",
-        contact_phone=(data.get("contact_phone") or "")[:50],
+        contact_phone=data.get("contact_phone") or "",
         country=data["country"],
         region=data["region"],
-        city=(data.get("city") or "")[:120],
+        city=data.get("city") or "",
         latitude=data["latitude"],
         longitude=data["longitude"],
         product_line=data["product_line"],
@@ -263,7 +276,9 @@ def lead_create(*, actor, route: bool = True, rng: random.Random | None = None, 
     contact_phone, region (partners Region value), city, latitude, longitude (both or neither),
     product_line (ProductLine or id), products (ids or Products), estimated_value (≥ 0),
     currency, source (LeadSource), description, customer_website, customer_tax_id (these two
-    help find the shared EndCustomer). Raises ApplicationError(fields=…); nothing is written then.
+    help find the shared EndCustomer). Text longer than LEAD_INPUT_MAX_LENGTHS (description
+    4,000, contact phone 40 characters, …) is refused, never cut short. Raises
+    ApplicationError(fields=…); nothing is written then.
     """
     if actor is not None:
         require_staff(actor)
@@ -763,7 +778,7 @@ def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Give a reason."), fields={"reason": [_("This field is required.")]})
-    return reason
+    return require_max_length(reason, field="reason", limit=LEAD_REASON_MAX_LENGTH)
 
 
 # --- the services -------------------------------------------------------------------------

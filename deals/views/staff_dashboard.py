@@ -166,6 +166,7 @@ class DashboardView(StaffRequiredMixin, View):
         filters = dashboard.DashboardFilters(**form.values())
         partners = dashboard.dashboard_partners(user=request.user, filters=filters)
         charts = dashboard_charts(partners=partners, filters=filters)
+        dashboard.dashboard_viewed(user=request.user)  # keeps this user's numbers warm for a while
         export = export_response(request, charts)
         if export is not None:
             return export

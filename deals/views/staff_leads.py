@@ -29,6 +29,7 @@ from deals.models import LeadImport, LeadImportStatus, LeadStatus
 from partners.models import Partner
 from partners.selectors import partner_get_for_user
 from prm.exceptions import ApplicationError
+from prm.money import base_currency
 from prm.permissions import StaffRequiredMixin
 from prm.web import csv_response, form_add_service_errors, is_htmx
 
@@ -357,14 +358,15 @@ class LeadImportView(StaffRequiredMixin, View):
 
     def get(self, request):
         recent = LeadImport.objects.select_related("created_by").order_by("-created_at")[:10]
-        return render(request, self.template_name, {"form": LeadImportUploadForm(), "recent": recent})
+        context = {"form": LeadImportUploadForm(), "recent": recent, "base_currency": base_currency()}
+        return render(request, self.template_name, context)
 
     def post(self, request):
         if request.POST.get("action") == "confirm":
             return self._confirm(request)
         form = LeadImportUploadForm(request.POST, request.FILES)
         if not form.is_valid():
-            return render(request, self.template_name, {"form": form}, status=400)
+            return render(request, self.template_name, {"form": form, "base_currency": base_currency()}, status=400)
         upload = form.cleaned_data["file"]
         # Read at most one byte past the limit: parse() refuses an oversized file by its length.
         data = upload.read(lead_import.MAX_FILE_BYTES + 1)
@@ -390,6 +392,7 @@ class LeadImportView(StaffRequiredMixin, View):
             "invalid_rows": parsed.invalid_rows,
             "columns": [(c, lead_import.COLUMNS[c][0]) for c in parsed.columns],
             "token": token,
+            "base_currency": base_currency(),
         }
         return render(request, self.template_name, context, status=200 if parsed.is_valid else 400)
 

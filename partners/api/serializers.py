@@ -267,16 +267,6 @@ class PartnerVerifySerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
-class PartnerTierSerializer(serializers.Serializer):
-    tier = serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=selectors.tier_list(),
-        allow_null=True,
-        help_text=_("A tier code, or null for none."),
-    )
-    reason = serializers.CharField(max_length=2000)
-
-
 # --- Contacts ---------------------------------------------------------------------------------
 
 

@@ -108,7 +108,6 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PRMViewSe
         "partial_update": [IsStaffOrPartnerAdmin],
         "change_status": [IsVendorStaff],
         "verify": [IsVendorStaff],
-        "set_tier": [IsVendorStaff],
     }
 
     def get_queryset(self):
@@ -157,14 +156,6 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PRMViewSe
         partner = self.get_object()
         data = self.parse(s.PartnerVerifySerializer)
         partner = services.partner_set_verified(actor=request.user, partner=partner, **data)
-        return self.render(self._fresh(partner))
-
-    @extend_schema(summary="Set a partner's tier by hand, with a reason", request=s.PartnerTierSerializer)
-    @action(detail=True, methods=["post"], url_path="tier")
-    def set_tier(self, request, id=None):
-        partner = self.get_object()
-        data = self.parse(s.PartnerTierSerializer)
-        partner = services.partner_set_tier(actor=request.user, partner=partner, **data)
         return self.render(self._fresh(partner))
 
 

@@ -255,19 +255,6 @@ class VerifyForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), required=False, max_length=2000)
 
 
-class TierSetForm(forms.Form):
-    tier = forms.ModelChoiceField(label=_("Tier"), queryset=None, required=False, empty_label=_("No tier"))
-    reason = forms.CharField(
-        label=_("Reason"),
-        max_length=2000,
-        error_messages={"required": _("Give a reason for setting the tier by hand.")},
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["tier"].queryset = _tiers()
-
-
 # --- People, agreements, interactions -------------------------------------------------------
 
 

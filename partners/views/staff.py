@@ -23,7 +23,6 @@ from partners.forms.staff import (
     PartnerFilterForm,
     PartnerForm,
     StatusChangeForm,
-    TierSetForm,
     VerifyForm,
 )
 from partners.models import PartnerStatus
@@ -191,7 +190,6 @@ def _detail_context(request, partner, **extra) -> dict:
         "audit_trail": selectors.partner_audit_trail(partner=partner),
         "transitions": transitions,
         "status_form": StatusChangeForm(),
-        "tier_form": TierSetForm(initial={"tier": partner.tier_id}),
         "today": today,
         "renewal_horizon": today + timedelta(days=RENEWAL_NOTICE_DAYS),
     }
@@ -246,15 +244,6 @@ class PartnerVerifyView(_PartnerActionView):
             actor=request.user, partner=partner, verified=data["verified"], reason=data["reason"]
         )
         self.success_message = _("Marked as verified.") if data["verified"] else _("Verification removed.")
-
-
-class PartnerTierView(_PartnerActionView):
-    form_class = TierSetForm
-    fragment = "status"
-
-    def perform(self, request, partner, data):
-        services.partner_set_tier(actor=request.user, partner=partner, tier=data["tier"], reason=data["reason"])
-        self.success_message = _("Tier set.")
 
 
 # --- Form pages -------------------------------------------------------------------------------
@@ -539,7 +528,6 @@ urlpatterns = [
     path("partners/<uuid:public_id>/edit/", PartnerEditView.as_view(), name="partner_edit"),
     path("partners/<uuid:public_id>/status/", PartnerStatusView.as_view(), name="partner_status"),
     path("partners/<uuid:public_id>/verify/", PartnerVerifyView.as_view(), name="partner_verify"),
-    path("partners/<uuid:public_id>/tier/", PartnerTierView.as_view(), name="partner_tier"),
     path("partners/<uuid:public_id>/kam/", KamProfileEditView.as_view(), name="partner_kam"),
     path("partners/<uuid:public_id>/contacts/new/", ContactCreateView.as_view(), name="contact_create"),
     path("partners/<uuid:public_id>/agreements/new/", AgreementCreateView.as_view(), name="agreement_create"),

@@ -8,13 +8,13 @@ from django.utils.translation import gettext_lazy as _
 
 from prm.exceptions import ApplicationError
 from programs import services
-from programs.models import PartnerTierStatus, TierChange
+from programs.models import TIER_REASON_MAX_LENGTH, PartnerTierStatus, TierChange
 
 __all__ = ["PartnerTierStatusAdmin", "TierChangeAdmin"]
 
 
 class ReasonActionForm(ActionForm):
-    reason = forms.CharField(label=_("Reason (lock/unlock)"), required=False, max_length=2000)
+    reason = forms.CharField(label=_("Reason (lock/unlock)"), required=False, max_length=TIER_REASON_MAX_LENGTH)
 
 
 class _ReadOnly:

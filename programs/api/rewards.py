@@ -1,6 +1,6 @@
 """The rewards API: `/api/v1/rewards/` (the catalogue; staff create and change items) and
-`/api/v1/redemptions/` (partner admins ask for a reward; staff approve, fulfil or reject; the
-requester cancels while it is still requested). Thin adapters: querysets and lookups come from
+`/api/v1/redemptions/` (partner admins ask for a reward; staff approve, fulfil or reject; a
+partner admin of the same partner cancels while it is still requested). Thin adapters: querysets and lookups come from
 programs.selectors (another partner's redemption is a 404), writes from programs.services
 (StateError → 409 "already decided", ApplicationError → 400 with the reason in words)."""
 
@@ -14,7 +14,15 @@ from partners.api.views import CONFLICT, IsPartnerAdmin, PRMViewSet
 from prm.api import IsStaffOrPartnerUser, IsVendorStaff
 from prm.api_docs import named_choice_field
 from programs import selectors, services
-from programs.models import Redemption, RedemptionStatus, Reward, RewardCategory
+from programs.models import (
+    REDEMPTION_TEXT_MAX_LENGTH,
+    REWARD_DESCRIPTION_MAX_LENGTH,
+    REWARD_MAX_POINTS_COST,
+    Redemption,
+    RedemptionStatus,
+    Reward,
+    RewardCategory,
+)
 
 # --- serializers ------------------------------------------------------------------------------
 
@@ -40,9 +48,9 @@ class RewardSerializer(serializers.Serializer):
 class RewardWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     name_i18n = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
-    description = serializers.CharField(max_length=4000, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=REWARD_DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
     category = named_choice_field("RewardCategory", RewardCategory.choices)
-    points_cost = serializers.IntegerField(min_value=1, max_value=100_000_000)
+    points_cost = serializers.IntegerField(min_value=1, max_value=REWARD_MAX_POINTS_COST)
     stock = serializers.IntegerField(min_value=0, required=False, allow_null=True)
     active = serializers.BooleanField(required=False)
 
@@ -81,14 +89,14 @@ class RedemptionSerializer(serializers.Serializer):
 class RedemptionCreateSerializer(serializers.Serializer):
     reward = serializers.UUIDField(help_text="The reward's id.")
     quantity = serializers.IntegerField(min_value=1, max_value=1000, default=1)
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=REDEMPTION_TEXT_MAX_LENGTH, required=False, allow_blank=True, default="")
 
     class Meta:
         ref_name = "RedemptionCreate"
 
 
 class RedemptionRejectSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="Why; the partner sees it.")
+    reason = serializers.CharField(max_length=REDEMPTION_TEXT_MAX_LENGTH, help_text="Why; the partner sees it.")
 
     class Meta:
         ref_name = "RedemptionReject"
@@ -206,7 +214,9 @@ class RedemptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PRMVie
         return self._transition(services.redemption_reject, reason=data["reason"])
 
     @extend_schema(
-        summary="Cancel while still requested (the requester or a partner admin); the points are returned",
+        summary="Cancel while still requested (partner admins of the partner); the points are returned",
+        description="Any partner admin of the redemption's partner may cancel it, not only the one who asked; "
+        "partner reps and staff get 403, another partner's users 404. The stock is restored.",
         request=None,
         responses={200: RedemptionSerializer, **CONFLICT},
     )

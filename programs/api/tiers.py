@@ -1,5 +1,6 @@
 """Tier API: the tier catalogue (thresholds and benefits; read-only, partners too), a partner's
-tier progress (staff: any partner; partner users: only their own, others 404) and an on-demand
+tier progress (staff: any partner; partner users: only their own, others 404), setting a
+partner's tier by hand (staff of its portfolio; recorded in the tier history) and an on-demand
 evaluation (staff). Reads go through programs.selectors, writes through programs.services."""
 
 from django.urls import path
@@ -9,10 +10,12 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from partners.api.serializers import PartnerSerializer
 from partners.models import Tier
 from partners.selectors import partner_get_for_user
 from prm.api import IsStaffOrPartnerUser, IsVendorStaff
 from programs import selectors, services
+from programs.models import TIER_REASON_MAX_LENGTH
 
 
 class TierSerializer(serializers.ModelSerializer):
@@ -154,8 +157,45 @@ class TierEvaluateView(APIView):
         return Response(EvaluationSummarySerializer(summary.as_dict()).data)
 
 
+class PartnerTierSetSerializer(serializers.Serializer):
+    tier = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Tier.objects.order_by("rank"),
+        allow_null=True,
+        help_text="A tier code, or null for none.",
+    )
+    reason = serializers.CharField(max_length=TIER_REASON_MAX_LENGTH)
+
+    class Meta:
+        ref_name = "PartnerTierSet"
+
+
+class PartnerTierSetView(APIView):
+    """The one API door to a manual tier change (it used to be the partners API's, which wrote no
+    history): programs.services.tier_set_manual records the TierChange and the audit row."""
+
+    permission_classes = [IsVendorStaff]
+
+    @extend_schema(
+        summary="Set a partner's tier by hand, with a reason (recorded in the tier history)",
+        description="Staff of the partner's portfolio (its channel manager, their channel lead, an "
+        "administrator); other staff get 403. The rules still apply at the next evaluation unless the "
+        "tier is locked. Answers the partner.",
+        request=PartnerTierSetSerializer,
+        responses={200: PartnerSerializer},
+    )
+    def post(self, request, public_id):
+        partner = partner_get_for_user(user=request.user, public_id=public_id)
+        data = PartnerTierSetSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.tier_set_manual(actor=request.user, partner=partner, **data.validated_data)
+        partner = partner_get_for_user(user=request.user, public_id=public_id)
+        return Response(PartnerSerializer(partner, context={"request": request}).data)
+
+
 urlpatterns = [
     path("tiers/", TierListView.as_view(), name="tier_list"),
     path("tiers/evaluate/", TierEvaluateView.as_view(), name="tier_evaluate"),
     path("partners/<uuid:public_id>/tier-progress/", TierProgressView.as_view(), name="partner_tier_progress"),
+    path("partners/<uuid:public_id>/tier/", PartnerTierSetView.as_view(), name="partner-set-tier"),
 ]

@@ -6,7 +6,16 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from programs.models import EntryKind, EntryState, RedemptionStatus, RewardCategory, SourceType
+from programs.models import (
+    REDEMPTION_TEXT_MAX_LENGTH,
+    REWARD_DESCRIPTION_MAX_LENGTH,
+    REWARD_MAX_POINTS_COST,
+    EntryKind,
+    EntryState,
+    RedemptionStatus,
+    RewardCategory,
+    SourceType,
+)
 from programs.selectors import LedgerFilters, RedemptionFilters
 
 
@@ -74,7 +83,7 @@ class RedeemForm(forms.Form):
 class RejectRedemptionForm(_ReasonCleanMixin, forms.Form):
     reason = forms.CharField(
         label=_("Reason for rejection (the partner sees it)"),
-        max_length=2000,
+        max_length=REDEMPTION_TEXT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
@@ -109,10 +118,13 @@ class RewardForm(forms.Form):
     name_ru = forms.CharField(label=_("Name in Russian"), max_length=200, required=False)
     name_zh = forms.CharField(label=_("Name in Chinese"), max_length=200, required=False)
     description = forms.CharField(
-        label=_("Description"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Description"),
+        required=False,
+        max_length=REWARD_DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     category = forms.ChoiceField(label=_("Category"), choices=RewardCategory.choices)
-    points_cost = forms.IntegerField(label=_("Points cost"), min_value=1, max_value=100_000_000)
+    points_cost = forms.IntegerField(label=_("Points cost"), min_value=1, max_value=REWARD_MAX_POINTS_COST)
     stock = forms.IntegerField(
         label=_("Stock"), min_value=0, required=False, help_text=_("Leave empty for unlimited stock.")
     )

@@ -6,14 +6,15 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from partners.models import Tier
+from programs.models import TIER_REASON_MAX_LENGTH
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), max_length=2000, strip=True)
+    reason = forms.CharField(label=_("Reason"), max_length=TIER_REASON_MAX_LENGTH, strip=True)
 
 
 class OptionalReasonForm(forms.Form):
-    reason = forms.CharField(label=_("Note"), max_length=2000, strip=True, required=False)
+    reason = forms.CharField(label=_("Note"), max_length=TIER_REASON_MAX_LENGTH, strip=True, required=False)
 
 
 class TierSetForm(ReasonForm):

@@ -3,13 +3,33 @@
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
 from prm.models import TimeStampedModel
 
-__all__ = ["Redemption", "RedemptionStatus", "Reward", "RewardCategory"]
+__all__ = [
+    "REDEMPTION_TEXT_MAX_LENGTH",
+    "REWARD_DESCRIPTION_MAX_LENGTH",
+    "REWARD_MAX_POINTS_COST",
+    "Redemption",
+    "RedemptionStatus",
+    "Reward",
+    "RewardCategory",
+]
+
+# Limits the staff form, the API serializers, the services and the database all hold.
+REWARD_MAX_POINTS_COST = 100_000_000
+REWARD_DESCRIPTION_MAX_LENGTH = 4000
+REDEMPTION_TEXT_MAX_LENGTH = 2000  # the partner's note and the staff's rejection reason
+
+
+def _text_at_most(prefix: str, field: str, limit: int) -> models.CheckConstraint:
+    return models.CheckConstraint(name=f"{prefix}_{field}_max_length", condition=LessThanOrEqual(Length(field), limit))
 
 
 class RewardCategory(models.TextChoices):
@@ -24,9 +44,16 @@ class Reward(TimeStampedModel):
     name = models.CharField(_("name"), max_length=200)
     # Optional translations of the name shown in the cabinet: {"ru": "…", "zh-hans": "…"}.
     name_i18n = models.JSONField(_("translated names"), default=dict, blank=True)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(
+        _("description"), blank=True, validators=[MaxLengthValidator(REWARD_DESCRIPTION_MAX_LENGTH)]
+    )
     category = models.CharField(_("category"), max_length=16, choices=RewardCategory.choices)
-    points_cost = models.PositiveIntegerField(_("points cost"))
+    points_cost = models.PositiveIntegerField(
+        _("points cost"),
+        validators=[
+            MaxValueValidator(REWARD_MAX_POINTS_COST, message=_("A reward costs at most %(limit_value)s points."))
+        ],
+    )
     # Null = unlimited. Decremented by a conditional UPDATE when a redemption is requested.
     stock = models.PositiveIntegerField(_("stock"), null=True, blank=True, help_text=_("Empty means unlimited."))
     active = models.BooleanField(_("active"), default=True)
@@ -38,6 +65,8 @@ class Reward(TimeStampedModel):
         constraints = [
             models.CheckConstraint(name="reward_category_valid", condition=Q(category__in=RewardCategory.values)),
             models.CheckConstraint(name="reward_cost_positive", condition=Q(points_cost__gt=0)),
+            models.CheckConstraint(name="reward_cost_max", condition=Q(points_cost__lte=REWARD_MAX_POINTS_COST)),
+            _text_at_most("reward", "description", REWARD_DESCRIPTION_MAX_LENGTH),
             models.CheckConstraint(
                 name="reward_stock_nonneg",
                 condition=Q(stock__isnull=True) | Q(stock__gte=0),
@@ -124,6 +153,8 @@ class Redemption(TimeStampedModel):
                 name="redemption_fulfilled_has_time",
                 condition=~Q(status=RedemptionStatus.FULFILLED) | Q(fulfilled_at__isnull=False),
             ),
+            _text_at_most("redemption", "note", REDEMPTION_TEXT_MAX_LENGTH),
+            _text_at_most("redemption", "decision_reason", REDEMPTION_TEXT_MAX_LENGTH),
         ]
         indexes = [
             # Staff queue: "WHERE status IN ('requested','approved') ORDER BY created_at".

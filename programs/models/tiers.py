@@ -13,7 +13,10 @@ from django.utils.translation import gettext_lazy as _
 
 from prm.models import TimeStampedModel
 
-__all__ = ["ChangeKind", "ChangeStatus", "PartnerTierStatus", "TierChange"]
+__all__ = ["TIER_REASON_MAX_LENGTH", "ChangeKind", "ChangeStatus", "PartnerTierStatus", "TierChange"]
+
+# Lock, unlock, manual-set and decision reasons: the staff forms, the API and the services hold it.
+TIER_REASON_MAX_LENGTH = 2000
 
 
 class ChangeKind(models.TextChoices):

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
-from partners.selectors import get_or_404, scope_to_partner
+from partners.selectors import get_or_404, partners_in_scope, scope_to_partner
 from prm.models import User
 from programs.models import Redemption, RedemptionStatus, Reward
 
 __all__ = [
     "RedemptionFilters",
     "redemption_get_for_user",
+    "redemption_get_in_scope",
     "redemption_list_for_user",
     "redemption_queue",
     "redemption_queue_counts",
@@ -60,6 +61,13 @@ def redemption_list_for_user(*, user: User, filters: RedemptionFilters | None = 
 
 def redemption_get_for_user(*, user: User, public_id) -> Redemption:
     return get_or_404(redemption_list_for_user(user=user), public_id=public_id)
+
+
+def redemption_get_in_scope(*, user: User, public_id) -> Redemption:
+    """A redemption staff `user` may decide: its partner is in the user's portfolio
+    (partners_in_scope); any other is a 404 on the decision pages."""
+    qs = redemption_list_for_user(user=user).filter(partner__in=partners_in_scope(user=user))
+    return get_or_404(qs, public_id=public_id)
 
 
 def redemption_queue(*, partners=None) -> QuerySet[Redemption]:

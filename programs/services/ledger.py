@@ -21,11 +21,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from deals.services._common import notify, require_staff
+from deals.services._common import notify
 from prm.audit import audit_record, snapshot
 from prm.exceptions import ApplicationError, StateError
 from prm.models import Currency, Role, User
 from programs.models import POINTS, EntryKind, EntryState, LedgerEntry, PointsBalance, SourceType
+
+from ._access import require_staff_for_partner
 
 __all__ = [
     "add_months",
@@ -210,8 +212,8 @@ MAX_REASON_LENGTH = 2000
 
 def points_adjust(*, actor, partner, amount, reason: str, user=None) -> LedgerEntry:
     """A staff member's manual credit (positive) or debit (negative) of points. Reason required,
-    audited; a debit cannot take the balance below zero."""
-    require_staff(actor)
+    audited; a debit cannot take the balance below zero. Staff of the partner's portfolio only."""
+    require_staff_for_partner(actor, partner.pk)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Say why the points are adjusted."), fields={"reason": [_("This field is required.")]})
@@ -284,7 +286,7 @@ def _transition(
 
 def ledger_entry_approve(*, actor, entry: LedgerEntry) -> LedgerEntry:
     """accrued → approved (staff)."""
-    require_staff(actor)
+    require_staff_for_partner(actor, entry.partner_id)
     with transaction.atomic():
         entry = _get_locked(entry)
         return _transition(
@@ -294,7 +296,7 @@ def ledger_entry_approve(*, actor, entry: LedgerEntry) -> LedgerEntry:
 
 def ledger_entry_mark_paid(*, actor, entry: LedgerEntry) -> LedgerEntry:
     """approved → paid (staff)."""
-    require_staff(actor)
+    require_staff_for_partner(actor, entry.partner_id)
     with transaction.atomic():
         entry = _get_locked(entry)
         return _transition(
@@ -307,7 +309,7 @@ def ledger_entry_reverse(*, actor, entry: LedgerEntry, reason: str) -> LedgerEnt
     `reverses` = entry), and the original becomes `reversed`. Reason required, audited. Reversing
     a points credit that has already been spent fails (the balance would go negative); one
     partly clawed back is reversed for the rest only."""
-    require_staff(actor)
+    require_staff_for_partner(actor, entry.partner_id)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Say why the entry is reversed."), fields={"reason": [_("This field is required.")]})

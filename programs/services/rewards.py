@@ -3,7 +3,7 @@
     requested ─approve→ approved ─fulfil→ fulfilled
         │  └─reject (reason)→ rejected         (points returned, stock restored)
         ├─reject (reason)→ rejected            (also from approved)
-        └─cancel (the partner)→ cancelled      (points returned, stock restored)
+        └─cancel (a partner admin)→ cancelled  (points returned, stock restored)
 
 Points are debited when the redemption is requested. Never a negative balance or stock, even
 under concurrent requests: the partner's balance row is locked (SELECT … FOR UPDATE) before the
@@ -20,11 +20,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from deals.services._common import full_clean_or_error, notify, require_staff
+from deals.services._common import full_clean_or_error, notify, require_max_length, require_staff
 from prm.audit import audit_record, diff, snapshot
 from prm.exceptions import ApplicationError, PermissionDenied, StateError
 from programs.models import (
     POINTS,
+    REDEMPTION_TEXT_MAX_LENGTH,
     EntryKind,
     EntryState,
     LedgerEntry,
@@ -34,6 +35,7 @@ from programs.models import (
     SourceType,
 )
 
+from ._access import require_staff_for_partner
 from .ledger import _insert_entry, _lock_balance
 
 __all__ = [
@@ -53,7 +55,9 @@ REDEMPTION_AUDIT = ["status", "decided_by", "decided_at", "decision_reason", "fu
 def reward_create(
     *, actor, name: str, category: str, points_cost: int, description: str = "", stock=None, active=True, name_i18n=None
 ) -> Reward:
-    """Staff add a reward to the catalogue."""
+    """Staff add a reward to the catalogue. The cost cap (REWARD_MAX_POINTS_COST) and the
+    description's length are the model fields' validators, applied by full_clean_or_error here
+    and in reward_update: ApplicationError naming the field, as the form and the API show."""
     require_staff(actor)
     reward = Reward(
         name=(name or "").strip(),
@@ -114,6 +118,7 @@ def redemption_request(*, actor, reward: Reward, quantity: int = 1, note: str = 
         raise ApplicationError(
             _("Choose a quantity of at least 1."), fields={"quantity": [_("Enter a whole number from 1.")]}
         )
+    note = require_max_length((note or "").strip(), field="note", limit=REDEMPTION_TEXT_MAX_LENGTH)
     partner_id = actor.partner_id
     with transaction.atomic():
         # Lock order everywhere: balance row, then reward row (no deadlocks between requests).
@@ -144,7 +149,7 @@ def redemption_request(*, actor, reward: Reward, quantity: int = 1, note: str = 
             reward=reward,
             quantity=quantity,
             points=points,
-            note=(note or "").strip(),
+            note=note,
             status_changed_at=timezone.now(),
         )
         _insert_entry(
@@ -249,22 +254,23 @@ def _decide(redemption, *, actor, to: str, allowed: tuple[str, ...], reason: str
 
 def redemption_approve(*, actor, redemption: Redemption) -> Redemption:
     """requested → approved (staff). StateError (409) when already decided."""
-    require_staff(actor)
+    require_staff_for_partner(actor, redemption.partner_id)
     return _decide(redemption, actor=actor, to=RedemptionStatus.APPROVED, allowed=(RedemptionStatus.REQUESTED,))
 
 
 def redemption_fulfil(*, actor, redemption: Redemption) -> Redemption:
     """approved → fulfilled (staff): the reward was delivered."""
-    require_staff(actor)
+    require_staff_for_partner(actor, redemption.partner_id)
     return _decide(redemption, actor=actor, to=RedemptionStatus.FULFILLED, allowed=(RedemptionStatus.APPROVED,))
 
 
 def redemption_reject(*, actor, redemption: Redemption, reason: str) -> Redemption:
     """requested/approved → rejected (staff, reason required): points returned, stock restored."""
-    require_staff(actor)
+    require_staff_for_partner(actor, redemption.partner_id)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Say why the request is declined."), fields={"reason": [_("This field is required.")]})
+    require_max_length(reason, field="reason", limit=REDEMPTION_TEXT_MAX_LENGTH)
     return _decide(
         redemption,
         actor=actor,
@@ -275,14 +281,15 @@ def redemption_reject(*, actor, redemption: Redemption, reason: str) -> Redempti
 
 
 def redemption_cancel(*, actor, redemption: Redemption) -> Redemption:
-    """requested → cancelled, by the requester or a partner admin of the same partner: points
-    returned, stock restored."""
+    """requested → cancelled, by a partner admin of the same partner (any of them, not only the
+    one who asked; a requester who is no longer a partner admin cannot): points returned, stock
+    restored. The same rule as redeeming, so the cabinet, the API and this service agree."""
     if not (
         actor
         and actor.is_active
         and actor.is_partner_user
+        and actor.is_partner_admin
         and actor.partner_id == redemption.partner_id
-        and (actor.pk == redemption.requested_by_id or actor.is_partner_admin)
     ):
-        raise PermissionDenied(_("Only the person who asked, or a partner admin, can cancel this request."))
+        raise PermissionDenied(_("Only your company's partner admins can cancel a reward request."))
     return _decide(redemption, actor=actor, to=RedemptionStatus.CANCELLED, allowed=(RedemptionStatus.REQUESTED,))

@@ -28,14 +28,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from deals.services._common import require_max_length
 from partners.models import Partner, PartnerStatus, Tier
 from partners.services import partner_set_tier
 from prm.audit import audit_build, audit_record
-from prm.exceptions import ApplicationError, PermissionDenied, StateError
+from prm.exceptions import ApplicationError, StateError
 from prm.models import AuditLog
 from prm.money import RateTable
-from programs.models import ChangeKind, ChangeStatus, PartnerTierStatus, TierChange
+from programs.models import TIER_REASON_MAX_LENGTH, ChangeKind, ChangeStatus, PartnerTierStatus, TierChange
 from programs.selectors.tiers import TierMetrics, tier_list, tier_metrics, tier_qualify, tier_window
+
+from ._access import require_staff_for_partner
 
 __all__ = [
     "EvaluationSummary",
@@ -115,11 +118,6 @@ def _rank(tier: Tier | None) -> int:
 
 def _target_key(tier: Tier | None) -> str:
     return str(tier.pk) if tier is not None else "none"
-
-
-def _require_staff(actor):
-    if actor is None or not getattr(actor, "is_vendor_staff", False):
-        raise PermissionDenied(_("Only vendor staff may do this."))
 
 
 def _notify_on_commit(change_ids: list[int]) -> None:
@@ -428,7 +426,7 @@ def _reason(reason: str, field_name: str = "reason") -> str:
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Give a reason."), fields={field_name: [_("A reason is required.")]})
-    return reason
+    return require_max_length(reason, field=field_name, limit=TIER_REASON_MAX_LENGTH)
 
 
 def _cancel_pending(st: PartnerTierStatus, now) -> None:
@@ -447,7 +445,8 @@ def _save_status(st: PartnerTierStatus, fields: list[str]) -> None:
 @transaction.atomic
 def tier_change_approve(*, actor, change: TierChange, reason: str = "") -> TierChange:
     """Apply a pending promotion/demotion (manager approval)."""
-    _require_staff(actor)
+    require_staff_for_partner(actor, change.partner_id)
+    reason = require_max_length((reason or "").strip(), field="reason", limit=TIER_REASON_MAX_LENGTH)
     change = TierChange.objects.select_for_update(of=("self",)).select_related("partner", "to_tier").get(pk=change.pk)
     if change.status != ChangeStatus.PENDING:
         raise StateError(_("This change is no longer awaiting approval."))
@@ -476,7 +475,7 @@ def tier_change_approve(*, actor, change: TierChange, reason: str = "") -> TierC
 def tier_change_reject(*, actor, change: TierChange, reason: str) -> TierChange:
     """Keep the partner's tier; the engine will not propose this target again while the
     partner's numbers still earn the same tier."""
-    _require_staff(actor)
+    require_staff_for_partner(actor, change.partner_id)
     reason = _reason(reason)
     change = TierChange.objects.select_for_update(of=("self",)).select_related("partner").get(pk=change.pk)
     if change.status != ChangeStatus.PENDING:
@@ -506,7 +505,7 @@ def tier_change_reject(*, actor, change: TierChange, reason: str) -> TierChange:
 @transaction.atomic
 def tier_lock(*, actor, partner: Partner, reason: str) -> PartnerTierStatus:
     """Keep the partner's current tier whatever its numbers, until unlocked."""
-    _require_staff(actor)
+    require_staff_for_partner(actor, partner.pk)
     reason = _reason(reason)
     partner = Partner.objects.select_for_update(of=("self",)).select_related("tier").get(pk=partner.pk)
     st = _status_for_update(partner)
@@ -538,7 +537,7 @@ def tier_lock(*, actor, partner: Partner, reason: str) -> PartnerTierStatus:
 @transaction.atomic
 def tier_unlock(*, actor, partner: Partner, reason: str) -> PartnerTierStatus:
     """Hand the partner back to the rules (the next evaluation decides)."""
-    _require_staff(actor)
+    require_staff_for_partner(actor, partner.pk)
     reason = _reason(reason)
     partner = Partner.objects.select_for_update(of=("self",)).select_related("tier").get(pk=partner.pk)
     st = _status_for_update(partner)
@@ -563,7 +562,7 @@ def tier_unlock(*, actor, partner: Partner, reason: str) -> PartnerTierStatus:
 def tier_set_manual(*, actor, partner: Partner, tier: Tier | None, reason: str) -> TierChange | None:
     """Set the tier by hand (through partners.services.partner_set_tier), recorded in the tier
     history. The rules still apply at the next evaluation unless the tier is locked."""
-    _require_staff(actor)
+    require_staff_for_partner(actor, partner.pk)
     reason = _reason(reason)
     partner = Partner.objects.select_for_update(of=("self",)).select_related("tier").get(pk=partner.pk)
     if partner.tier_id == (tier.pk if tier else None):

@@ -12,7 +12,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from partners.selectors import partner_get_for_user, partners_in_scope
+from partners.selectors import (
+    partner_get_for_user,
+    partner_get_in_scope,
+    partner_ids_in_scope,
+    partner_in_scope,
+    partners_in_scope,
+)
 from prm.exceptions import ApplicationError
 from prm.permissions import StaffRequiredMixin
 from prm.web import csv_response, form_add_service_errors, safe_next
@@ -40,11 +46,13 @@ def _iso(value) -> str:
 # --- a partner's ledger --------------------------------------------------------------------
 
 
-def _ledger_summary(partner) -> dict:
+def _ledger_summary(partner, user) -> dict:
     return {
         "partner": partner,
         "balance": selectors.points_balance(partner=partner),
         "expiring": selectors.points_expiring_soon(partner=partner),
+        # Any staff user reads the ledger; only the partner's portfolio adjusts it.
+        "can_adjust": partner_in_scope(user=user, partner=partner),
     }
 
 
@@ -57,7 +65,7 @@ class PartnerLedgerFragmentView(StaffRequiredMixin, View):
             user=request.user, filters=LedgerFilterForm().filters(partner=str(partner.public_id))
         )
         context = {
-            **_ledger_summary(partner),
+            **_ledger_summary(partner, request.user),
             "entries": attach_source_references(entries[:FRAGMENT_ENTRIES]),
             "adjust_form": AdjustmentForm(),
             "next": reverse("staff:partner_detail", args=[partner.public_id]),
@@ -70,7 +78,7 @@ def _partner_ledger_page(request, partner, *, adjust_form=None, status=200):
     entries = selectors.ledger_list_for_user(user=request.user, filters=form.filters(partner=str(partner.public_id)))
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
-        **_ledger_summary(partner),
+        **_ledger_summary(partner, request.user),
         "filter_form": form,
         "page_obj": page,
         "entries": attach_source_references(page.object_list),
@@ -103,7 +111,7 @@ class PointsAdjustView(StaffRequiredMixin, View):
     ledger page with the form and its errors (400)."""
 
     def post(self, request, public_id):
-        partner = partner_get_for_user(user=request.user, public_id=public_id)
+        partner = partner_get_in_scope(user=request.user, public_id=public_id)
         form = AdjustmentForm(request.POST)
         if form.is_valid():
             try:
@@ -152,6 +160,8 @@ class RedemptionQueueView(StaffRequiredMixin, View):
             "filter_form": form,
             "page_obj": page,
             "redemptions": page.object_list,
+            # Rows the user may decide (the partner is in their portfolio); others show no buttons.
+            "actionable": partner_ids_in_scope(user=request.user, partner_ids=[r.partner_id for r in page.object_list]),
             "reject_form": RejectRedemptionForm(),
             "statuses": RedemptionStatus,
             "next": request.get_full_path(),
@@ -205,7 +215,7 @@ class _RedemptionDecisionView(StaffRequiredMixin, View):
         raise NotImplementedError
 
     def post(self, request, public_id):
-        redemption = selectors.redemption_get_for_user(user=request.user, public_id=public_id)
+        redemption = selectors.redemption_get_in_scope(user=request.user, public_id=public_id)
         data = {}
         if self.form_class is not None:
             form = self.form_class(request.POST)

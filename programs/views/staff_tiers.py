@@ -12,7 +12,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from partners.selectors import get_or_404, partner_get_for_user, partners_in_scope
+from partners.selectors import (
+    get_or_404,
+    partner_get_for_user,
+    partner_get_in_scope,
+    partner_in_scope,
+    partners_in_scope,
+)
 from prm.dashboard import QueueCard
 from prm.exceptions import ApplicationError
 from prm.money import base_currency
@@ -41,6 +47,8 @@ class PartnerTierPanelView(StaffRequiredMixin, View):
             "history": selectors.tier_history(partner=partner, limit=HISTORY_LIMIT),
             "set_form": TierSetForm(initial={"tier": partner.tier_id}),
             "currency": base_currency(),
+            # Any staff user reads the panel; only the partner's portfolio locks, sets or decides.
+            "can_act": partner_in_scope(user=request.user, partner=partner),
         }
         return render(request, "staff/programs/tiers_partner_panel.html", context)
 
@@ -55,7 +63,7 @@ class _PartnerTierActionView(StaffRequiredMixin, View):
         raise NotImplementedError
 
     def post(self, request, public_id):
-        partner = partner_get_for_user(user=request.user, public_id=public_id)
+        partner = partner_get_in_scope(user=request.user, public_id=public_id)
         form = self.form_class(request.POST)
         if not form.is_valid():
             messages.error(request, _("Give a reason."))

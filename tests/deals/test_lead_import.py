@@ -73,7 +73,7 @@ def test_parse_reports_every_bad_row_with_its_line_and_column(firewalls):
             ",RU,Moscow,,,,,",  # no customer
             "Acme,Russia,,,,,,",  # country not ISO-2
             "Acme,DE,,not-an-email,unknown-line,12abc,XXX,telepathy",
-            "Acme,DE,,,,100,,",  # value without currency
+            "Acme,DE,,,,100,,",  # value without currency: the base currency, noted (not an error)
         ).encode()
     )
     assert not parsed.is_valid
@@ -82,8 +82,8 @@ def test_parse_reports_every_bad_row_with_its_line_and_column(firewalls):
     assert set(by_line[3].errors) == {"customer_name"}
     assert set(by_line[4].errors) == {"country"}
     assert set(by_line[5].errors) == {"contact_email", "product_line", "estimated_value", "currency", "source"}
-    assert set(by_line[6].errors) == {"currency"}
-    assert [r.line for r in parsed.invalid_rows] == [3, 4, 5, 6]
+    assert by_line[6].is_valid and set(by_line[6].notes) == {"currency"}
+    assert [r.line for r in parsed.invalid_rows] == [3, 4, 5]
     with pytest.raises(ValueError):
         parsed.service_rows()
 

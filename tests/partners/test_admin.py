@@ -168,19 +168,6 @@ def test_admin_partner_edit_goes_through_the_service_and_is_audited(admin_client
     assert entry.partner_id == partner_a.pk
 
 
-def test_admin_partner_tier_change_uses_set_tier(admin_client, partner_a):
-    gold = TierFactory(code="gold", name="Gold", rank=2)
-    url = _url(Partner, "change", partner_a.pk)
-    data = form_data(admin_client.get(url))
-    data["tier"] = gold.pk
-    assert admin_client.post(url, data).status_code == 302
-    partner_a.refresh_from_db()
-    assert partner_a.tier == gold
-    assert partner_a.tier_since == timezone.localdate()
-    assert AuditLog.objects.filter(action="partner.set_tier", after={"tier_id": gold.pk}).exists()
-    assert not AuditLog.objects.filter(action="partner.update").exists()
-
-
 def test_admin_partner_status_is_read_only_on_the_change_form(admin_client, partner_a):
     url = _url(Partner, "change", partner_a.pk)
     data = form_data(admin_client.get(url))

@@ -82,14 +82,12 @@ STAFF_URLS = [
     ("get", "staff:agreement_edit", "agreement"),
     ("post", "staff:partner_status", "partner"),
     ("post", "staff:partner_verify", "partner"),
-    ("post", "staff:partner_tier", "partner"),
     ("post", "staff:next_step_done", "interaction"),
 ]
 # What a POST would change if access were not refused.
 POST_DATA = {
     "staff:partner_status": {"status": "suspended", "reason": "test"},
     "staff:partner_verify": {"verified": "1"},
-    "staff:partner_tier": {"tier": "", "reason": "test"},
     "staff:next_step_done": {},
 }
 
@@ -434,24 +432,6 @@ def test_partner_verify_toggle_sets_and_clears(manager_client, partner_a):
     manager_client.post(url, {"verified": "0"})
     partner_a.refresh_from_db()
     assert not partner_a.verified and partner_a.verified_at is None
-
-
-def test_partner_tier_set_with_reason(manager_client, partner_a):
-    gold = TierFactory(code="gold", name="Gold")
-    manager_client.post(_url("staff:partner_tier", partner_a.public_id), {"tier": gold.pk, "reason": "Strategic"})
-    partner_a.refresh_from_db()
-    assert partner_a.tier == gold
-    assert partner_a.tier_since == timezone.localdate()
-
-
-def test_partner_tier_set_without_reason_changes_nothing(manager_client, partner_a):
-    gold = TierFactory(code="gold", name="Gold")
-    response = manager_client.post(
-        _url("staff:partner_tier", partner_a.public_id), {"tier": gold.pk, "reason": ""}, follow=True
-    )
-    partner_a.refresh_from_db()
-    assert partner_a.tier is None
-    assert any("reason" in m for m in _messages(response))
 
 
 # --- Create and edit partner ------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The rewards API: /api/v1/rewards/ (catalogue; staff write) and /api/v1/redemptions/ (partner
-admins ask, staff approve / fulfil / reject, the requester cancels) — one error shape, 409 when
+admins ask, staff approve / fulfil / reject, a partner admin cancels) — one error shape, 409 when
 already decided, 404 across partners, reps cannot redeem."""
 
 import uuid
@@ -227,7 +227,7 @@ def test_partner_users_cannot_decide(requested, partner_admin, other_partner_use
     assert requested.status == RedemptionStatus.REQUESTED
 
 
-def test_requester_cancels_while_requested(partner_a, requested, partner_admin, manager):
+def test_partner_admin_cancels_while_requested(partner_a, requested, partner_admin, manager):
     response = api(partner_admin).post(_action("cancel", requested))
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     partner_a.points_balance.refresh_from_db()
@@ -241,6 +241,15 @@ def test_cancel_by_partner_b_is_404_by_rep_403_by_staff_403(requested, other_par
     assert api(manager).post(_action("cancel", requested)).status_code == 403
     requested.refresh_from_db()
     assert requested.status == RedemptionStatus.REQUESTED
+
+
+def test_schema_says_partner_admins_cancel_not_the_requester(client):
+    """The docs state the rule the service applies: only the partner's admins cancel."""
+    schema = client.get(reverse("schema"), HTTP_ACCEPT="application/json").json()
+    cancel = schema["paths"]["/api/v1/redemptions/{id}/cancel/"]["post"]
+    words = f"{cancel.get('summary', '')} {cancel.get('description', '')}".lower()
+    assert "partner admin" in words
+    assert "requester" not in words
 
 
 def test_schema_documents_the_rewards_endpoints(client):

@@ -106,7 +106,7 @@ def test_redemption_reject_returns_points_and_stock(funded, partner_admin, manag
     assert balance(funded) == 1000
 
 
-def test_redemption_cancel_by_requester_while_requested(
+def test_redemption_cancel_by_a_partner_admin_while_requested(
     funded, partner_admin, partner_rep, other_partner_user, manager
 ):
     reward = make_reward(cost=100, stock=1)
@@ -120,6 +120,20 @@ def test_redemption_cancel_by_requester_while_requested(
     assert redemption.status == RedemptionStatus.CANCELLED and reward.stock == 1 and balance(funded) == 1000
     with pytest.raises(StateError):
         services.redemption_cancel(actor=partner_admin, redemption=redemption)
+
+
+def test_redemption_cancel_refuses_a_requester_who_is_no_longer_a_partner_admin(funded, partner_admin):
+    """Only partner admins cancel (as only they redeem): asking once does not keep the right."""
+    from prm.models import Role
+
+    redemption = services.redemption_request(actor=partner_admin, reward=make_reward(cost=100))
+    partner_admin.role = Role.PARTNER_REP
+    partner_admin.save(update_fields=["role"])
+    with pytest.raises(PermissionDenied) as exc:
+        services.redemption_cancel(actor=partner_admin, redemption=redemption)
+    assert "partner admin" in exc.value.message
+    redemption.refresh_from_db()
+    assert redemption.status == RedemptionStatus.REQUESTED and balance(funded) == 900
 
 
 def test_reward_create_and_update_staff_only_and_audited(manager, partner_admin):
