@@ -17,34 +17,31 @@ __all__ = ["accrue_event", "clawback_event", "points_expire", "points_expiry_war
 _OPTIONS = {"acks_late": True, "max_retries": 3, "retry_backoff": True, "time_limit": 600, "soft_time_limit": 540}
 
 
+# Per-event tasks (dispatched on commit by the services): requeued when the worker process dies
+# mid-task, retried on a lost database connection.
+_EVENT_OPTIONS = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "max_retries": 5,
+    "retry_backoff": True,
+    "time_limit": 120,
+    "soft_time_limit": 100,
+}
+
+
 def _when(value: str | None):
     return parse_datetime(value) if value else None
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,  # requeue when the worker process dies mid-task
-    autoretry_for=(OperationalError,),
-    max_retries=5,
-    retry_backoff=True,
-    time_limit=120,
-    soft_time_limit=100,
-)
+@shared_task(**_EVENT_OPTIONS)
 def accrue_event(event: str, source_id: int) -> int:
     """Credit points for one event (deal_won, registration_approved, certification_earned,
     sales_reported, lead_accepted_in_sla) under every active rule. Dispatch after commit."""
     return ledger_accrual.points_for_event(event=event, source_id=source_id)
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,  # requeue when the worker process dies mid-task
-    autoretry_for=(OperationalError,),
-    max_retries=5,
-    retry_backoff=True,
-    time_limit=120,
-    soft_time_limit=100,
-)
+@shared_task(**_EVENT_OPTIONS)
 def clawback_event(event: str, source_id: int) -> int:
     """Take back the points of an undone event (sales_returned: the return's SalesRecord id;
     certification_revoked: the deleted Certification's id). Dispatch after commit; safe to run
