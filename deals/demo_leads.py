@@ -268,6 +268,7 @@ def _seed_history(ctx: DemoContext, lines: list[ProductLine]) -> list[tuple[Lead
                 band=outcome.band,
                 partner_id=outcome.partner_id,
                 candidates=outcome.candidates,
+                candidate_count=outcome.candidate_count,
                 exclusions=outcome.exclusions,
                 draw=outcome.draw,
                 created_at=moment,

@@ -35,19 +35,29 @@ each only when the rule turns it on. Both are 1.0 for a partner with no history,
 (0.5, 1.5), so a boost can at most triple a weight relative to another and never makes a
 zero weight positive. Equal weights give equal odds: the draw is u = rng.random() × total and
 the pick is the first candidate (sorted by partner id) whose cumulative weight exceeds u.
+
+Explanation (stored with each decision): every exclusion reason with its count and a sample of
+the first EXCLUSION_SAMPLE excluded partners; the band's size (`candidate_count`); and the
+SHOWN_CANDIDATES heaviest candidates of the band plus the chosen partner, each with its base
+weight, boosts, weight, distance and probability over the whole band. A country band can hold
+hundreds of partners: listing all of them made storing the decisions the cost of routing.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 LOCAL_RADIUS_KM = 150.0
 ABROAD_SLACK_KM = 100.0
 EXCLUSION_SAMPLE = 20
+# The explanation lists this many of the band's candidates (the heaviest) plus the chosen one;
+# a country band can hold hundreds, and each decision is stored.
+SHOWN_CANDIDATES = 10
 
 BAND_DISTANCE = "distance"
 BAND_COUNTRY = "country"
@@ -146,6 +156,7 @@ class Outcome:
     exclusions: dict = field(default_factory=dict)
     draw: float | None = None
     pool: Pool = DEFAULT_POOL
+    candidate_count: int | None = 0  # partners in the band (the draw's pool); None for a manual offer
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -166,8 +177,15 @@ def boost_factors(c: Candidate, pool: Pool) -> tuple[float, float]:
     return acc, win
 
 
-def exclusion_reason(c: Candidate, lead: LeadFacts, pool: Pool, excluded_ids: frozenset[int] | set[int]) -> str:
-    """Why `c` may not get this lead, or "" when eligible. Checked in this order."""
+def exclusion_reason(
+    c: Candidate,
+    lead: LeadFacts,
+    pool: Pool,
+    excluded_ids: frozenset[int] | set[int],
+    open_extra: int = 0,
+) -> str:
+    """Why `c` may not get this lead, or "" when eligible. Checked in this order.
+    `open_extra`: offers made to `c` earlier in the same batch (they count against capacity)."""
     if not c.is_active:
         return "inactive"
     if c.partner_id in excluded_ids:
@@ -183,7 +201,7 @@ def exclusion_reason(c: Candidate, lead: LeadFacts, pool: Pool, excluded_ids: fr
         and lead.product_line_id not in c.specialisations
     ):
         return "specialisation"
-    if c.capacity is not None and c.open_leads >= c.capacity:
+    if c.capacity is not None and c.open_leads + open_extra >= c.capacity:
         return "capacity"
     if c.weight <= 0:
         return "zero_weight"
@@ -196,6 +214,17 @@ def _distance(c: Candidate, lead: LeadFacts) -> float | None:
     return haversine_km(lead.latitude, lead.longitude, c.latitude, c.longitude)
 
 
+# A great circle between two points is at least as long as their difference in latitude (a
+# meridian arc), so a partner farther than the local radius in latitude alone needs no
+# haversine. The 1 km margin keeps float rounding on the right side of the radius.
+_KM_PER_DEGREE_LATITUDE = 6371.0088 * math.pi / 180
+_LOCAL_LATITUDE_DEGREES = (LOCAL_RADIUS_KM + 1.0) / _KM_PER_DEGREE_LATITUDE
+
+
+def _partner_id(c: Candidate) -> int:
+    return c.partner_id
+
+
 def route(
     lead: LeadFacts,
     candidates: Sequence[Candidate],
@@ -204,37 +233,59 @@ def route(
     *,
     excluded_ids: frozenset[int] | set[int] = frozenset(),
     sample_size: int = EXCLUSION_SAMPLE,
+    open_extra: Mapping[int, int] | None = None,
+    shown: int = SHOWN_CANDIDATES,
 ) -> Outcome:
     """Decide one lead. `candidates` may include partners abroad (for the abroad band);
-    `excluded_ids` are the partners already offered this lead. Never raises for "nobody"."""
+    `excluded_ids` are the partners already offered this lead; `open_extra` the offers made
+    per partner earlier in the same batch (capacity). Never raises for "nobody".
+
+    The outcome lists at most `shown` candidates of the band (the highest weights, ties by
+    partner id) plus the chosen partner when it is not among them, each with its probability
+    over the WHOLE band; `candidate_count` says how many partners the draw was among."""
     counts: Counter[str] = Counter()
     sample: list[dict] = []
-    home: list[tuple[Candidate, float | None]] = []
-    abroad: list[tuple[Candidate, float | None]] = []
-    for c in sorted(candidates, key=lambda x: x.partner_id):
-        reason = exclusion_reason(c, lead, pool, excluded_ids)
+    home: list[Candidate] = []
+    abroad: list[Candidate] = []
+    extra = open_extra or {}
+    country = lead.country
+    for c in sorted(candidates, key=_partner_id):
+        reason = exclusion_reason(c, lead, pool, excluded_ids, extra.get(c.partner_id, 0) if extra else 0)
         if reason:
             counts[reason] += 1
             if len(sample) < sample_size:
                 sample.append({"partner_id": c.partner_id, "name": c.name, "reason": reason})
             continue
-        (home if c.country == lead.country else abroad).append((c, _distance(c, lead)))
+        (home if c.country == country else abroad).append(c)
 
+    located = lead.latitude is not None and lead.longitude is not None
+    distances: dict[int, float] = {}  # partner id → km, for the partners measured
     band, chosen_band = BAND_NONE, []
     if home:
-        local = [(c, d) for c, d in home if d is not None and d <= LOCAL_RADIUS_KM]
+        local = []
+        if located:
+            lat, lon = lead.latitude, lead.longitude
+            for c in home:
+                if c.latitude is None or c.longitude is None or abs(c.latitude - lat) > _LOCAL_LATITUDE_DEGREES:
+                    continue
+                d = distances[c.partner_id] = haversine_km(lat, lon, c.latitude, c.longitude)
+                if d <= LOCAL_RADIUS_KM:
+                    local.append(c)
         if local:
             band, chosen_band = BAND_DISTANCE, local
         else:
             band, chosen_band = BAND_COUNTRY, home
     elif abroad and pool.allow_abroad:
-        if lead.latitude is not None and lead.longitude is not None:
-            located = [(c, d) for c, d in abroad if d is not None]
-            if located:
-                nearest = min(d for _, d in located)
-                chosen_band = [(c, d) for c, d in located if d <= nearest + ABROAD_SLACK_KM]
+        if located:
+            for c in abroad:
+                d = _distance(c, lead)
+                if d is not None:
+                    distances[c.partner_id] = d
+            if distances:
+                nearest = min(distances.values())
+                chosen_band = [c for c in abroad if distances.get(c.partner_id, math.inf) <= nearest + ABROAD_SLACK_KM]
         else:
-            chosen_band = [(c, d) for c, d in abroad if lead.region and c.region == lead.region]
+            chosen_band = [c for c in abroad if lead.region and c.region == lead.region]
         if chosen_band:
             band = BAND_ABROAD
     if band in (BAND_COUNTRY, BAND_DISTANCE):
@@ -251,35 +302,81 @@ def route(
     elif abroad:
         counts["abroad_out_of_reach"] += len(abroad)
 
-    rows = []
-    for c, d in chosen_band:
-        acc, win = boost_factors(c, pool)
-        rows.append(
-            {
-                "partner_id": c.partner_id,
-                "public_id": c.public_id,
-                "name": c.name,
-                "base_weight": c.weight,
-                "acceptance_boost": round(acc, 4),
-                "win_boost": round(win, 4),
-                "weight": c.weight * acc * win,
-                "distance_km": None if d is None else round(d, 1),
-                "open_leads": c.open_leads,
-                "capacity": c.capacity,
-            }
-        )
-    total = sum(r["weight"] for r in rows)
+    # Weights of the whole band (in partner id order: the order the draw walks).
+    boosted = pool.use_acceptance_boost or pool.use_win_boost
+    weights: list[float] = []
+    for c in chosen_band:
+        if boosted:
+            acc, win = boost_factors(c, pool)
+            weights.append(c.weight * acc * win)
+        else:
+            weights.append(float(c.weight))
+    total = sum(weights)
     exclusions = {"counts": dict(sorted(counts.items())), "sample": sample}
-    if not rows or total <= 0:
-        return Outcome(band=BAND_NONE, partner_id=None, candidates=rows, exclusions=exclusions, pool=pool)
-    for r in rows:
-        r["probability"] = round(r["weight"] / total, 6)
-        r["weight"] = round(r["weight"], 6)
+    if not chosen_band or total <= 0:
+        rows = [_row(c, w, None, lead, pool, distances, extra) for c, w in _top(chosen_band, weights, shown, None)]
+        return Outcome(
+            band=BAND_NONE,
+            partner_id=None,
+            candidates=rows,
+            exclusions=exclusions,
+            pool=pool,
+            candidate_count=len(chosen_band),
+        )
     draw = rng.random()
-    partner_id = pick_weighted([(r["partner_id"], r["weight"]) for r in rows], draw)
-    return Outcome(
-        band=band, partner_id=partner_id, candidates=rows, exclusions=exclusions, draw=round(draw, 12), pool=pool
+    partner_id = pick_weighted(
+        [(c.partner_id, round(w, 6) if boosted else w) for c, w in zip(chosen_band, weights, strict=True)], draw
     )
+    rows = [_row(c, w, total, lead, pool, distances, extra) for c, w in _top(chosen_band, weights, shown, partner_id)]
+    return Outcome(
+        band=band,
+        partner_id=partner_id,
+        candidates=rows,
+        exclusions=exclusions,
+        draw=round(draw, 12),
+        pool=pool,
+        candidate_count=len(chosen_band),
+    )
+
+
+def _top(band: list[Candidate], weights: list[float], shown: int, chosen: int | None) -> list[tuple[Candidate, float]]:
+    """The `shown` heaviest of the band (ties: lower partner id first), plus `chosen` when it
+    is not among them."""
+    pairs = list(zip(band, weights, strict=True))
+    top = heapq.nsmallest(shown, pairs, key=lambda cw: (-cw[1], cw[0].partner_id)) if len(pairs) > shown else pairs
+    if chosen is not None and all(c.partner_id != chosen for c, _w in top):
+        top.append(next((c, w) for c, w in pairs if c.partner_id == chosen))
+    return top
+
+
+def _row(
+    c: Candidate,
+    weight: float,
+    total: float | None,
+    lead: LeadFacts,
+    pool: Pool,
+    distances: dict[int, float],
+    open_extra: Mapping[int, int],
+) -> dict:
+    acc, win = boost_factors(c, pool)
+    d = distances.get(c.partner_id)
+    if d is None:
+        d = _distance(c, lead)
+    row = {
+        "partner_id": c.partner_id,
+        "public_id": c.public_id,
+        "name": c.name,
+        "base_weight": c.weight,
+        "acceptance_boost": round(acc, 4),
+        "win_boost": round(win, 4),
+        "weight": round(weight, 6) if total else weight,
+        "distance_km": None if d is None else round(d, 1),
+        "open_leads": c.open_leads + open_extra.get(c.partner_id, 0),
+        "capacity": c.capacity,
+    }
+    if total:
+        row["probability"] = round(weight / total, 6)
+    return row
 
 
 def pick_weighted(items: Sequence[tuple[int, float]], draw: float) -> int:

@@ -60,7 +60,17 @@ class RoutingDecisionSerializer(serializers.Serializer):
     manual = serializers.BooleanField(read_only=True)
     reason = serializers.CharField(read_only=True)
     draw = serializers.FloatField(read_only=True, allow_null=True)
-    candidates = RoutingCandidateSerializer(many=True, read_only=True)
+    candidates = RoutingCandidateSerializer(
+        many=True,
+        read_only=True,
+        help_text="The most likely candidates of the band (at most 10) and the chosen partner; "
+        "`probability` is over the whole band.",
+    )
+    candidate_count = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="How many partners the band held (the draw was among all of them); null for a manual offer.",
+    )
     exclusions = serializers.JSONField(read_only=True)
 
     class Meta:

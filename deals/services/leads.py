@@ -24,7 +24,6 @@ import datetime as dt
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -505,26 +504,17 @@ def _route_locked(
     for row in home_rows:
         by_country[row["country"]].append(row)
     rates = _rates({row["pk"] for row in home_rows}) if any_boost else {}
+    # Offers made earlier in this list count against capacity (the one shared state).
     open_delta: dict[int, int] = defaultdict(int)
     decisions, items = [], []
     base: dict[str, list[routing.Candidate]] = {
         country: [_to_candidate(row, {}, rates) for row in country_rows] for country, country_rows in by_country.items()
     }
-
-    def with_open(cands: list[routing.Candidate]) -> list[routing.Candidate]:
-        # Offers made earlier in this list count against capacity (the one shared state).
-        if not open_delta:
-            return cands
-        return [
-            replace(c, open_leads=c.open_leads + open_delta[c.partner_id]) if c.partner_id in open_delta else c
-            for c in cands
-        ]
-
     abroad_base: list[routing.Candidate] | None = None
     for lead in leads:
         pool, lf = pools[lead.pk], facts[lead.pk]
-        candidates = with_open(base.get(lead.country, []))
-        outcome = routing.route(lf, candidates, pool, rng, excluded_ids=past[lead.pk])
+        candidates = base.get(lead.country, [])
+        outcome = routing.route(lf, candidates, pool, rng, excluded_ids=past[lead.pk], open_extra=open_delta)
         if outcome.partner_id is None and pool.allow_abroad and not _has_home_eligible(outcome):
             if abroad_base is None:
                 # Only when some country has nobody: every active partner abroad, loaded once.
@@ -532,8 +522,10 @@ def _route_locked(
                 if any_boost:
                     rates.update(_rates({row["pk"] for row in abroad_rows} - set(rates)))
                 abroad_base = [_to_candidate(row, {}, rates) for row in abroad_rows]
-            extra = with_open([c for c in abroad_base if c.country != lead.country])
-            outcome = routing.route(lf, candidates + extra, pool, rng, excluded_ids=past[lead.pk])
+            extra = [c for c in abroad_base if c.country != lead.country]
+            outcome = routing.route(
+                lf, candidates + extra, pool, rng, excluded_ids=past[lead.pk], open_extra=open_delta
+            )
         decision, offer, audit = _decide(lead, outcome, actor=actor, now=now, action=action, reason=reason)
         if outcome.partner_id is not None:
             open_delta[outcome.partner_id] += 1
@@ -586,6 +578,7 @@ def _decide(
         band=outcome.band,
         partner_id=outcome.partner_id,
         candidates=outcome.candidates,
+        candidate_count=outcome.candidate_count,
         exclusions=outcome.exclusions,
         draw=outcome.draw,
         manual=manual,
@@ -912,6 +905,7 @@ def lead_reassign(*, actor, lead: Lead, partner, reason: str) -> RoutingDecision
             candidates=[{"partner_id": partner.pk, "public_id": str(partner.public_id), "name": partner.name}],
             exclusions={},
             pool=pool,
+            candidate_count=None,
         )
         decision = _record(lead, outcome, actor=actor, now=now, action="lead.reassign", reason=reason, manual=True)
         _notify_offers([decision])

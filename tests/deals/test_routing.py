@@ -154,6 +154,45 @@ def test_route_breakdown_lists_weights_and_probabilities():
     assert 0 <= out.draw < 1
 
 
+def test_route_breakdown_lists_the_heaviest_and_the_chosen_with_odds_over_the_whole_band():
+    # 30 partners: weights 1 (ids 1-20) and 4 (ids 21-30); total 60.
+    partners = [cand(i, weight=1) for i in range(1, 21)] + [cand(i, weight=4) for i in range(21, 31)]
+    shown = routing.SHOWN_CANDIDATES
+    for seed in range(200):
+        out = routing.route(UK, partners, routing.DEFAULT_POOL, random.Random(seed))
+        listed = {c["partner_id"]: c for c in out.candidates}
+        assert out.candidate_count == 30
+        assert out.partner_id in listed
+        heaviest = set(range(21, 21 + shown))
+        assert heaviest <= set(listed)
+        assert len(listed) == shown + (out.partner_id not in heaviest)
+        assert all(listed[p]["probability"] == round(4 / 60, 6) for p in heaviest)
+        if out.partner_id <= 20:  # a light partner won the draw: listed with its own odds
+            assert listed[out.partner_id]["probability"] == round(1 / 60, 6)
+            break
+    else:
+        raise AssertionError("no light partner drawn in 200 seeds (odds 1/3 each time)")
+
+
+def test_route_same_pick_whatever_the_listing_size():
+    partners = [cand(i, weight=1 + i % 3) for i in range(1, 41)]
+    for seed in range(50):
+        full = routing.route(UK, partners, routing.DEFAULT_POOL, random.Random(seed), shown=100)
+        short = routing.route(UK, partners, routing.DEFAULT_POOL, random.Random(seed), shown=3)
+        assert (full.partner_id, full.draw, full.candidate_count) == (short.partner_id, short.draw, 40)
+        assert len(full.candidates) == 40
+        assert sum(c["probability"] for c in full.candidates) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_route_counts_offers_made_earlier_in_the_batch_against_capacity():
+    capped = cand(1, open_leads=1, capacity=2)
+    other = cand(2)
+    assert routing.route(UK, [capped], routing.DEFAULT_POOL, random.Random(0)).partner_id == 1
+    out = routing.route(UK, [capped, other], routing.DEFAULT_POOL, random.Random(0), open_extra={1: 1})
+    assert out.partner_id == 2
+    assert out.exclusions["counts"] == {"capacity": 1}
+
+
 def test_boosts_formula_neutral_without_history_and_bounded():
     pool = routing.Pool(use_acceptance_boost=True, use_win_boost=True)
     assert routing.boost_factors(cand(1), pool) == (1.0, 1.0)
