@@ -14,8 +14,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 
+from deals import routing, services
 from deals import selectors_leads as selectors
-from deals import services
 from deals.models import Lead, LeadOfferStatus, LeadSource, LeadStatus, ProductLine, RoutingBand
 from partners.api.serializers import PartnerRefSerializer
 from partners.api.views import CONFLICT, PRMViewSet
@@ -63,8 +63,8 @@ class RoutingDecisionSerializer(serializers.Serializer):
     candidates = RoutingCandidateSerializer(
         many=True,
         read_only=True,
-        help_text="The most likely candidates of the band (at most 10) and the chosen partner; "
-        "`probability` is over the whole band.",
+        help_text=f"The most likely candidates of the band (at most {routing.SHOWN_CANDIDATES}) and the chosen "
+        "partner; `probability` is over the whole band.",
     )
     candidate_count = serializers.IntegerField(
         read_only=True,
