@@ -298,7 +298,7 @@ class _Screen:
                 self.capped.append(c)
             if c.weight > 0:
                 (self.home if c.country == lead.country else self.abroad).append(c)
-        self.fixed_counts = Counter(reason for _c, reason in self.fixed)
+        self.fixed_counts: dict[str, int] = dict(Counter(reason for _c, reason in self.fixed))
         self._latitudes: tuple[list[float], list[Candidate]] | None = None
         self._home_draw: _Draw | None = None
         self._sample: tuple[int, list[dict]] | None = None
@@ -428,7 +428,7 @@ def route(
     extra = open_extra or {}
     cset = candidates if isinstance(candidates, CandidateSet) else CandidateSet(candidates)
     screen = cset.screen(lead, pool)
-    counts = Counter(screen.fixed_counts)
+    counts = screen.fixed_counts.copy()
     # This lead's own exclusions, on top of the screen's fixed ones (exclusion_reason's order:
     # a past offer outranks the pool's filters, inactive outranks a past offer).
     relabelled: set[int] = set()  # fixed out, but offered this lead before: "already_offered"
@@ -439,7 +439,7 @@ def route(
             continue
         if reason:
             counts[reason] -= 1
-            counts["already_offered"] += 1
+            counts["already_offered"] = counts.get("already_offered", 0) + 1
             relabelled.add(partner_id)
         else:
             own[partner_id] = (c, "already_offered")
@@ -450,8 +450,7 @@ def route(
             elif c.weight <= 0:
                 own[c.partner_id] = (c, "zero_weight")
     for _c, reason in own.values():
-        counts[reason] += 1
-    counts = Counter({reason: n for reason, n in counts.items() if n})
+        counts[reason] = counts.get(reason, 0) + 1
     if own:
         home = [c for c in screen.home if c.partner_id not in own]
         abroad = [c for c in screen.abroad if c.partner_id not in own]
@@ -501,23 +500,20 @@ def route(
             chosen_band = [c for c in abroad if lead.region and c.region == lead.region]
         if chosen_band:
             band = BAND_ABROAD
+    # The eligible partners left out by the bands (each reason is new to `counts` here).
     if band in (BAND_COUNTRY, BAND_DISTANCE):
-        counts_out = len(home) - len(chosen_band)
-        if counts_out:
-            counts["farther_in_country"] += counts_out
-        if abroad:
-            counts["abroad_not_needed"] += len(abroad)
+        counts["farther_in_country"] = len(home) - len(chosen_band)
+        counts["abroad_not_needed"] = len(abroad)
     elif band == BAND_ABROAD:
-        if len(abroad) - len(chosen_band):
-            counts["farther_abroad"] += len(abroad) - len(chosen_band)
+        counts["farther_abroad"] = len(abroad) - len(chosen_band)
     elif abroad and not pool.allow_abroad:
-        counts["abroad_not_allowed"] += len(abroad)
+        counts["abroad_not_allowed"] = len(abroad)
     elif abroad:
-        counts["abroad_out_of_reach"] += len(abroad)
+        counts["abroad_out_of_reach"] = len(abroad)
 
     draw_over = screen.home_draw(pool) if chosen_band is screen.home else _Draw(chosen_band, pool)
     weights, total = draw_over.weights, draw_over.total
-    exclusions = {"counts": dict(sorted(counts.items())), "sample": sample}
+    exclusions = {"counts": {reason: n for reason, n in sorted(counts.items()) if n}, "sample": sample}
     if not chosen_band or total <= 0:
         rows = [
             _row(chosen_band[i], weights[i], None, lead, pool, distances, extra) for i in draw_over.top(shown, None)

@@ -28,8 +28,7 @@ from collections.abc import Callable
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, models
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _lazy
@@ -132,19 +131,15 @@ def _facts(lead: Lead) -> routing.LeadFacts:
 
 def candidate_rows(partner_filter: Q) -> list[dict]:
     """Active partners matching `partner_filter`, with open offers, specialisations and the
-    effective weight/capacity inputs: ONE query (subqueries, no per-partner round trips)."""
-    open_offers = (
-        Lead.objects.filter(offered_to=OuterRef("pk"), status=LeadStatus.OFFERED)
-        .order_by()
-        .values("offered_to")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    effective weight/capacity inputs: ONE query. The open offers are counted through a join
+    (each partner's offered leads by the offered_to index), not a correlated subquery, whose
+    plan Postgres may base on the status index alone — one pass over every offered lead per
+    partner — when its statistics predate a batch of offers."""
     specs = PartnerSpecialisation.objects.filter(partner=OuterRef("pk")).order_by().values("product_line_id")
     return list(
         Partner.objects.filter(partner_filter, status=PartnerStatus.ACTIVE)
         .annotate(
-            open_leads=Coalesce(Subquery(open_offers, output_field=IntegerField()), 0),
+            open_leads=Count("offered_leads", filter=Q(offered_leads__status=LeadStatus.OFFERED)),
             spec_ids=ArraySubquery(specs),
         )
         .values(
