@@ -1,8 +1,14 @@
 """The lead routing engine: pure functions over in-memory rows, no database.
 
 Deterministic for a given `random.Random`: the same lead, candidates, rule and generator state
-give the same decision. deals.services.leads loads the rows (a bounded number of queries,
-whatever the number of partners) and stores the `Outcome` as a RoutingDecision.
+give the same decision. deals.services.lead_routing loads the rows (a bounded number of
+queries, whatever the number of partners) and stores the `Outcome` as a RoutingDecision.
+
+Many leads against the same partners (a batch): pass a `CandidateSet`. It works out once per
+rule pool, lead country and product line what does not depend on the lead (the pool's filters,
+zero weights, the home band's weights and draw walk, partners sorted by latitude), so a lead
+costs its own exclusions, the distances near it and the few rows it lists — not a pass over
+every partner of its country. A plain list gives the same decisions, screened for that lead.
 
 Rule matching: the first active rule (by position) whose conditions all hold; empty
 condition lists mean "any". No rule matches → the DEFAULT_POOL (anyone eligible, abroad
