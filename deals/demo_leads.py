@@ -37,7 +37,7 @@ from deals.models import (
     RoutingDecision,
     RoutingRule,
 )
-from deals.services.leads import _candidate_rows, _rules, _to_candidate, default_acceptance_hours
+from deals.services.lead_routing import candidate_rows, default_acceptance_hours, load_rules, to_candidate
 from partners.demo import BATCH, NORTHWIND, DemoContext
 from partners.models import Partner, PartnerStatus, Tier
 from prm.models import User
@@ -157,9 +157,9 @@ def _value(rng, currency: str) -> Decimal:
 def _seed_history(ctx: DemoContext, lines: list[ProductLine]) -> list[tuple[Lead, dt.datetime]]:
     """Bulk-insert the year's leads. Returns (lead, moment) for the offers to accept by service."""
     rng, now = ctx.rng, ctx.now
-    rules = _rules()
-    rows = _candidate_rows(Q())
-    candidates = [_to_candidate(r, {}, {}) for r in rows]
+    rules = load_rules()
+    rows = candidate_rows(Q())
+    candidates = [to_candidate(r, {}) for r in rows]
     by_country: dict[str, list[routing.Candidate]] = defaultdict(list)
     for c in candidates:
         by_country[c.country].append(c)
@@ -268,6 +268,7 @@ def _seed_history(ctx: DemoContext, lines: list[ProductLine]) -> list[tuple[Lead
                 band=outcome.band,
                 partner_id=outcome.partner_id,
                 candidates=outcome.candidates,
+                candidate_count=outcome.candidate_count,
                 exclusions=outcome.exclusions,
                 draw=outcome.draw,
                 created_at=moment,

@@ -1291,8 +1291,11 @@ class RoutingBand(models.TextChoices):
 class RoutingDecision(models.Model):
     """One routing attempt of a lead and why it went where it went ("why this partner").
 
-    `candidates`: list of {partner_id, public_id, name, base_weight, acceptance_rate, win_rate,
-    boost, weight, distance_km, probability} of the band that matched.
+    `candidates`: list of {partner_id, public_id, name, base_weight, acceptance_boost,
+    win_boost, weight, distance_km, open_leads, capacity, probability}: the heaviest
+    (routing.SHOWN_CANDIDATES) of the band that matched, plus the chosen partner; probability
+    is over the whole band. `candidate_count`: how many partners the band held (the draw was
+    among all of them); empty on manual decisions, which had no band.
     `exclusions`: {"counts": {reason: n}, "sample": [{partner_id, name, reason}, …]} (bounded).
     """
 
@@ -1312,6 +1315,7 @@ class RoutingDecision(models.Model):
         related_name="routing_decisions",
     )
     candidates = models.JSONField(_("candidates"), default=list, blank=True)
+    candidate_count = models.PositiveIntegerField(_("partners in the band"), null=True, blank=True)
     exclusions = models.JSONField(_("exclusions"), default=dict, blank=True)
     draw = models.FloatField(_("random draw"), null=True, blank=True)
     manual = models.BooleanField(_("manual"), default=False)

@@ -14,8 +14,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 
+from deals import routing, services
 from deals import selectors_leads as selectors
-from deals import services
 from deals.models import (
     LEAD_DESCRIPTION_MAX_LENGTH,
     LEAD_PHONE_MAX_LENGTH,
@@ -70,7 +70,17 @@ class RoutingDecisionSerializer(serializers.Serializer):
     manual = serializers.BooleanField(read_only=True)
     reason = serializers.CharField(read_only=True)
     draw = serializers.FloatField(read_only=True, allow_null=True)
-    candidates = RoutingCandidateSerializer(many=True, read_only=True)
+    candidates = RoutingCandidateSerializer(
+        many=True,
+        read_only=True,
+        help_text=f"The most likely candidates of the band (at most {routing.SHOWN_CANDIDATES}) and the chosen "
+        "partner; `probability` is over the whole band.",
+    )
+    candidate_count = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="How many partners the band held (the draw was among all of them); null for a manual offer.",
+    )
     exclusions = serializers.JSONField(read_only=True)
 
     class Meta:

@@ -8,8 +8,8 @@
 Every function runs in one transaction, locks the leads it changes (select_for_update, leads
 before offers, always in id order, so accept/decline/expire cannot deadlock), writes an audit
 row per lead and sends notifications (e-mailed after commit). The routing itself is
-deals.routing (pure); `_route_locked` loads what it needs for a whole list of leads with a
-fixed number of queries (rules, past offers, candidates, rates), whatever the number of
+deals.routing (pure); lead_routing.route_locked loads what it needs for a whole list of leads
+with a fixed number of queries (rules, past offers, candidates, rates), whatever the number of
 partners or leads, then decides each lead on its own.
 
 Capacity (open offers per partner) is the one thing leads decided together share: a partner
@@ -24,14 +24,9 @@ import datetime as dt
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -41,7 +36,6 @@ from deals.models import (
     LEAD_INPUT_MAX_LENGTHS,
     LEAD_REASON_MAX_LENGTH,
     DealRegistration,
-    DealStatus,
     Lead,
     LeadImport,
     LeadImportStatus,
@@ -50,15 +44,13 @@ from deals.models import (
     LeadReferenceCounter,
     LeadSource,
     LeadStatus,
-    PartnerSpecialisation,
     Product,
     ProductLine,
     RoutingBand,
     RoutingDecision,
-    RoutingRule,
 )
 from partners.models import Partner, PartnerStatus, Region
-from prm.audit import audit_record, audit_record_many, diff, snapshot
+from prm.audit import audit_record, diff
 from prm.events import publish_on_commit
 from prm.exceptions import ApplicationError, PermissionDenied, StateError
 from prm.models import Currency, User
@@ -73,41 +65,24 @@ from ._common import (
     too_long_message,
 )
 from .customers import end_customer_get_or_create
+from .lead_routing import (
+    Roster,
+    lead_snapshot,
+    notification_url,
+    notify_offers,
+    record,
+    route_locked,
+)
 from .registration import deal_create_approved_from_lead
-
-AUDIT_FIELDS = [
-    "status",
-    "offered_to",
-    "offer_expires_at",
-    "routing_rule",
-    "routing_attempts",
-    "registration",
-    "spam_flags",
-    "closed_reason",
-]
 
 
 def _snap(lead: Lead) -> dict:
-    return snapshot(lead, AUDIT_FIELDS)
+    return lead_snapshot(lead)
 
 
 def _audit(*, actor, action: str, lead: Lead, before: dict, reason: str = "") -> None:
     b, a = diff(before, _snap(lead))
     audit_record(actor=actor, action=action, instance=lead, before=b, after=a, reason=reason, partner_id=None)
-
-
-def _url(namespace: str, name: str, public_id=None) -> str:
-    """Link for a notification; empty while the page does not exist yet (pages are optional)."""
-    try:
-        if public_id is None:
-            return reverse(f"{namespace}:{name}")
-        return reverse(f"{namespace}:{name}", kwargs={"public_id": public_id})
-    except NoReverseMatch:
-        return ""
-
-
-def default_acceptance_hours() -> int:
-    return int(prm_setting("LEAD_ACCEPT_SLA_HOURS", 48))
 
 
 # --- numbers ------------------------------------------------------------------------------
@@ -287,7 +262,7 @@ def lead_create(*, actor, route: bool = True, rng: random.Random | None = None, 
         now = timezone.now()
         lead = _build(data, actor=actor, now=now, lead_import=None)
         if route:
-            _route_locked([lead], actor=actor, rng=rng, now=now)
+            route_locked([lead], actor=actor, rng=rng, now=now)
     return lead
 
 
@@ -331,8 +306,9 @@ def leads_create_bulk(
                 if progress is not None and (done % 50 == 0 or done == total):
                     progress(done, total)
             if route:
+                roster = Roster()
                 for start in range(0, len(leads), 200):
-                    _route_locked(leads[start : start + 200], actor=actor, rng=rng, now=now)
+                    route_locked(leads[start : start + 200], actor=actor, rng=rng, now=now, roster=roster)
             _import_finish(lead_import, status=LeadImportStatus.DONE, total=total, created=len(leads), errors={})
     except ApplicationError as exc:
         _import_finish(
@@ -358,376 +334,6 @@ def _import_finish(lead_import: LeadImport | None, *, status: str, total: int, c
     lead_import.save(
         update_fields=["status", "total", "processed", "created_count", "errors", "finished_at", "updated_at"]
     )
-
-
-# --- loading what routing needs (a fixed number of queries per call) ----------------------
-
-
-def _rules() -> list[routing.Rule]:
-    rules = []
-    for r in RoutingRule.objects.filter(is_active=True).prefetch_related("product_lines", "tiers").order_by("position"):
-        pool = routing.Pool(
-            rule_id=r.pk,
-            rule_name=r.name,
-            partner_types=frozenset(r.partner_types),
-            tier_ids=frozenset(t.pk for t in r.tiers.all()),
-            require_specialisation=r.require_specialisation,
-            allow_abroad=r.allow_abroad,
-            use_acceptance_boost=r.use_acceptance_boost,
-            use_win_boost=r.use_win_boost,
-            acceptance_hours=r.acceptance_hours,
-        )
-        rules.append(
-            routing.Rule(
-                pool=pool,
-                countries=frozenset(c.upper() for c in r.countries),
-                regions=frozenset(r.regions),
-                product_line_ids=frozenset(p.pk for p in r.product_lines.all()),
-                min_value=float(r.min_value) if r.min_value is not None else None,
-                max_value=float(r.max_value) if r.max_value is not None else None,
-            )
-        )
-    return rules
-
-
-def _facts(lead: Lead) -> routing.LeadFacts:
-    return routing.LeadFacts(
-        country=lead.country,
-        region=lead.region,
-        latitude=float(lead.latitude) if lead.latitude is not None else None,
-        longitude=float(lead.longitude) if lead.longitude is not None else None,
-        product_line_id=lead.product_line_id,
-        estimated_value=float(lead.estimated_value) if lead.estimated_value is not None else None,
-    )
-
-
-def _candidate_rows(partner_filter: Q) -> list[dict]:
-    """Active partners matching `partner_filter`, with open offers, specialisations and the
-    effective weight/capacity inputs: ONE query (subqueries, no per-partner round trips)."""
-    open_offers = (
-        Lead.objects.filter(offered_to=OuterRef("pk"), status=LeadStatus.OFFERED)
-        .order_by()
-        .values("offered_to")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    specs = PartnerSpecialisation.objects.filter(partner=OuterRef("pk")).order_by().values("product_line_id")
-    return list(
-        Partner.objects.filter(partner_filter, status=PartnerStatus.ACTIVE)
-        .annotate(
-            open_leads=Coalesce(Subquery(open_offers, output_field=IntegerField()), 0),
-            spec_ids=ArraySubquery(specs),
-        )
-        .values(
-            "pk",
-            "public_id",
-            "name",
-            "country",
-            "region",
-            "partner_type",
-            "tier_id",
-            "latitude",
-            "longitude",
-            "lead_weight",
-            "max_open_leads",
-            "tier__lead_weight",
-            "tier__max_open_leads",
-            "open_leads",
-            "spec_ids",
-        )
-        .order_by("pk")
-    )
-
-
-def _rates(partner_ids: set[int]) -> dict[int, dict]:
-    """Past offers per partner: accepted / declined / timed out / won. One aggregate query."""
-    if not partner_ids:
-        return {}
-    rows = (
-        LeadOffer.objects.filter(partner_id__in=partner_ids)
-        .values("partner_id")
-        .annotate(
-            accepted=Count("pk", filter=Q(status=LeadOfferStatus.ACCEPTED)),
-            declined=Count("pk", filter=Q(status=LeadOfferStatus.DECLINED)),
-            timed_out=Count("pk", filter=Q(status=LeadOfferStatus.EXPIRED)),
-            won=Count("pk", filter=Q(status=LeadOfferStatus.ACCEPTED, lead__registration__status=DealStatus.WON)),
-        )
-        .order_by()
-    )
-    return {r["partner_id"]: r for r in rows}
-
-
-def _to_candidate(row: dict, open_delta: dict[int, int], rates: dict[int, dict]) -> routing.Candidate:
-    weight = row["lead_weight"]
-    if weight is None:
-        weight = row["tier__lead_weight"] if row["tier_id"] is not None else 1
-    capacity = row["max_open_leads"] if row["max_open_leads"] is not None else row["tier__max_open_leads"]
-    rate = rates.get(row["pk"], {})
-    return routing.Candidate(
-        partner_id=row["pk"],
-        public_id=str(row["public_id"]),
-        name=row["name"],
-        country=row["country"],
-        region=row["region"],
-        partner_type=row["partner_type"],
-        tier_id=row["tier_id"],
-        latitude=float(row["latitude"]) if row["latitude"] is not None else None,
-        longitude=float(row["longitude"]) if row["longitude"] is not None else None,
-        weight=int(weight),
-        open_leads=row["open_leads"] + open_delta.get(row["pk"], 0),
-        capacity=capacity,
-        specialisations=frozenset(i for i in (row["spec_ids"] or []) if i is not None),
-        accepted=rate.get("accepted", 0),
-        declined=rate.get("declined", 0),
-        timed_out=rate.get("timed_out", 0),
-        won=rate.get("won", 0),
-    )
-
-
-# --- deciding and recording ---------------------------------------------------------------
-
-
-def _route_locked(
-    leads: list[Lead],
-    *,
-    actor,
-    rng: random.Random | None,
-    now: dt.datetime,
-    action: str = "lead.route",
-    reason: str = "",
-) -> list[RoutingDecision]:
-    """Route leads that are locked (or just created) in the current transaction and hold no
-    open offer. Each lead is decided on its own: its own rule, its own past offers; only the
-    partners' open-offer counts carry over (capacity). Queries: rules (3), past offers (1),
-    home candidates (1), abroad candidates (≤ 1), rates (≤ 1), then one INSERT each of the
-    decisions, offers and audit rows and one UPDATE of the leads for the whole list, plus the
-    partner users (1) and the notification writes."""
-    if not leads:
-        return []
-    rng = rng or random.Random()  # noqa: S311 - fair shuffling, not security
-    rules = _rules()
-    past: dict[int, set[int]] = defaultdict(set)
-    for lead_id, partner_id in LeadOffer.objects.filter(lead__in=[lead.pk for lead in leads]).values_list(
-        "lead_id", "partner_id"
-    ):
-        past[lead_id].add(partner_id)
-    facts = {lead.pk: _facts(lead) for lead in leads}
-    pools = {lead.pk: routing.match_rule(facts[lead.pk], rules) for lead in leads}
-    any_boost = any(p.use_acceptance_boost or p.use_win_boost for p in pools.values())
-    countries = {lead.country for lead in leads}
-    home_rows = _candidate_rows(Q(country__in=countries))
-    by_country: dict[str, list[dict]] = defaultdict(list)
-    for row in home_rows:
-        by_country[row["country"]].append(row)
-    rates = _rates({row["pk"] for row in home_rows}) if any_boost else {}
-    open_delta: dict[int, int] = defaultdict(int)
-    decisions, items = [], []
-    base: dict[str, list[routing.Candidate]] = {
-        country: [_to_candidate(row, {}, rates) for row in country_rows] for country, country_rows in by_country.items()
-    }
-
-    def with_open(cands: list[routing.Candidate]) -> list[routing.Candidate]:
-        # Offers made earlier in this list count against capacity (the one shared state).
-        if not open_delta:
-            return cands
-        return [
-            replace(c, open_leads=c.open_leads + open_delta[c.partner_id]) if c.partner_id in open_delta else c
-            for c in cands
-        ]
-
-    abroad_base: list[routing.Candidate] | None = None
-    for lead in leads:
-        pool, lf = pools[lead.pk], facts[lead.pk]
-        candidates = with_open(base.get(lead.country, []))
-        outcome = routing.route(lf, candidates, pool, rng, excluded_ids=past[lead.pk])
-        if outcome.partner_id is None and pool.allow_abroad and not _has_home_eligible(outcome):
-            if abroad_base is None:
-                # Only when some country has nobody: every active partner abroad, loaded once.
-                abroad_rows = _candidate_rows(~Q(country__in=countries)) + home_rows
-                if any_boost:
-                    rates.update(_rates({row["pk"] for row in abroad_rows} - set(rates)))
-                abroad_base = [_to_candidate(row, {}, rates) for row in abroad_rows]
-            extra = with_open([c for c in abroad_base if c.country != lead.country])
-            outcome = routing.route(lf, candidates + extra, pool, rng, excluded_ids=past[lead.pk])
-        decision, offer, audit = _decide(lead, outcome, actor=actor, now=now, action=action, reason=reason)
-        if outcome.partner_id is not None:
-            open_delta[outcome.partner_id] += 1
-        items.append((lead, decision, offer, audit))
-        decisions.append(decision)
-    _persist(items)
-    _notify_offers([d for d in decisions if d.partner_id is not None])
-    return decisions
-
-
-def _has_home_eligible(outcome: routing.Outcome) -> bool:
-    return outcome.band in (routing.BAND_COUNTRY, routing.BAND_DISTANCE)
-
-
-def _hours(pool_hours: int | None) -> int:
-    return int(pool_hours or default_acceptance_hours())
-
-
-_LEAD_ROUTING_FIELDS = [
-    "status",
-    "status_changed_at",
-    "offered_to",
-    "offered_at",
-    "offer_expires_at",
-    "routing_rule",
-    "routing_attempts",
-    "updated_at",
-]
-
-
-def _decide(
-    lead: Lead,
-    outcome: routing.Outcome,
-    *,
-    actor,
-    now: dt.datetime,
-    action: str,
-    reason: str = "",
-    manual: bool = False,
-) -> tuple[RoutingDecision, LeadOffer | None, dict]:
-    """Apply an outcome to the lead in memory: the (unsaved) decision, offer and audit entry."""
-    before = _snap(lead)
-    pool = outcome.pool
-    lead.routing_attempts += 1
-    decision = RoutingDecision(
-        lead=lead,
-        attempt=lead.routing_attempts,
-        rule_id=pool.rule_id,
-        rule_name=pool.rule_name,
-        band=outcome.band,
-        partner_id=outcome.partner_id,
-        candidates=outcome.candidates,
-        exclusions=outcome.exclusions,
-        draw=outcome.draw,
-        manual=manual,
-        reason=reason if manual else "",
-        actor=actor if actor is not None and getattr(actor, "pk", None) else None,
-        created_at=now,
-    )
-    if not manual:
-        lead.routing_rule_id = pool.rule_id
-    lead.status_changed_at = now
-    lead.updated_at = now
-    offer = None
-    if outcome.partner_id is not None:
-        hours = _hours(pool.acceptance_hours)
-        expires = now + dt.timedelta(hours=hours)
-        offer = LeadOffer(
-            lead=lead,
-            partner_id=outcome.partner_id,
-            offered_at=now,
-            expires_at=expires,
-            remind_at=now + dt.timedelta(hours=hours / 2),
-            created_at=now,
-        )
-        lead.status = LeadStatus.OFFERED
-        lead.offered_to_id = outcome.partner_id
-        lead.offered_at = now
-        lead.offer_expires_at = expires
-    else:
-        lead.status = LeadStatus.UNASSIGNED
-        lead.offered_to_id = None
-        lead.offered_at = None
-        lead.offer_expires_at = None
-    decision.offer = offer
-    b, a = diff(before, _snap(lead))
-    audit = {"actor": actor, "action": action, "instance": lead, "before": b, "after": a, "reason": reason}
-    return decision, offer, audit
-
-
-def _persist(items: list[tuple[Lead, RoutingDecision, LeadOffer | None, dict]]) -> None:
-    """Write what _decide made for many leads: four statements, whatever their number."""
-    if not items:
-        return
-    RoutingDecision.objects.bulk_create([d for _lead, d, _o, _a in items])
-    offers = []
-    for _lead, decision, offer, _audit_entry in items:
-        if offer is not None:
-            offer.decision = decision
-            offers.append(offer)
-    LeadOffer.objects.bulk_create(offers)
-    leads = [lead for lead, _d, _o, _a in items]
-    if len(leads) == 1:
-        leads[0].save(update_fields=_LEAD_ROUTING_FIELDS)
-    else:
-        _update_routing_fields(leads)
-    audit_record_many([a for _lead, _d, _o, a in items])
-
-
-def _update_routing_fields(leads: list[Lead]) -> None:
-    """One UPDATE … FROM (VALUES …) for many leads (Django's bulk_update builds a CASE per
-    field and row, which costs more Python time than the routing itself)."""
-    table = connection.ops.quote_name(Lead._meta.db_table)
-    row = (
-        "(%s, %s, %s::timestamptz, %s::bigint, %s::timestamptz, %s::timestamptz, %s::bigint, %s::int, %s::timestamptz)"
-    )
-    params = []
-    for lead in leads:
-        params += [
-            lead.pk,
-            lead.status,
-            lead.status_changed_at,
-            lead.offered_to_id,
-            lead.offered_at,
-            lead.offer_expires_at,
-            lead.routing_rule_id,
-            lead.routing_attempts,
-            lead.updated_at,
-        ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS l SET status = v.status, status_changed_at = v.sca, offered_to_id = v.ot, "  # noqa: S608
-            "offered_at = v.oa, offer_expires_at = v.oe, routing_rule_id = v.rr, routing_attempts = v.ra, "
-            f"updated_at = v.ua FROM (VALUES {', '.join([row] * len(leads))}) "
-            "AS v(id, status, sca, ot, oa, oe, rr, ra, ua) WHERE l.id = v.id",
-            params,
-        )
-
-
-def _record(
-    lead: Lead,
-    outcome: routing.Outcome,
-    *,
-    actor,
-    now: dt.datetime,
-    action: str,
-    reason: str = "",
-    manual: bool = False,
-) -> RoutingDecision:
-    decision, offer, audit = _decide(lead, outcome, actor=actor, now=now, action=action, reason=reason, manual=manual)
-    _persist([(lead, decision, offer, audit)])
-    return decision
-
-
-def _notify_offers(decisions: list[RoutingDecision]) -> None:
-    """Tell the partner's users about new offers (one query for the users of all partners)."""
-    partner_ids = {d.partner_id for d in decisions}
-    if not partner_ids:
-        return
-    users: dict[int, list[User]] = defaultdict(list)
-    for user in User.objects.filter(partner_id__in=partner_ids, is_active=True).order_by("pk"):
-        users[user.partner_id].append(user)
-    for d in decisions:
-        if not users.get(d.partner_id):
-            continue
-        lead, offer = d.lead, d.offer
-        notify(
-            users[d.partner_id],
-            kind="lead.offered",
-            key=f"lead-offer:{offer.pk}",
-            title=_lazy("New lead %(reference)s: %(customer)s"),
-            body=_lazy("Accept or decline it before %(due)s."),
-            params={
-                "reference": lead.reference,
-                "customer": lead.customer_name,
-                "due": timezone.localtime(offer.expires_at).strftime("%Y-%m-%d %H:%M"),
-            },
-            url=_url("cabinet", "lead_detail", lead.public_id),
-        )
 
 
 # --- locking ------------------------------------------------------------------------------
@@ -797,7 +403,7 @@ def lead_route(*, actor, lead: Lead, rng: random.Random | None = None) -> Routin
         now = timezone.now()
         if lead.status == LeadStatus.OFFERED:
             _close_offer(lead, status=LeadOfferStatus.WITHDRAWN, now=now, user=actor, reason="")
-        (decision,) = _route_locked([lead], actor=actor, rng=rng, now=now)
+        (decision,) = route_locked([lead], actor=actor, rng=rng, now=now)
     return decision
 
 
@@ -806,11 +412,13 @@ def leads_route_batch(
 ) -> list[RoutingDecision]:
     """Route many new / unassigned leads (others are skipped), in chunks of `chunk` leads, one
     transaction per chunk. Each lead is decided on its own (own rule, own past offers); only
-    capacity carries over. Returns the decisions made."""
+    capacity carries over. The partners are loaded once for the batch (reloaded between chunks
+    after lead_routing.ROSTER_MAX_AGE seconds). Returns the decisions made."""
     if actor is not None:
         require_staff(actor)
     ids = sorted({lead.pk if isinstance(lead, Lead) else int(lead) for lead in leads})
     decisions: list[RoutingDecision] = []
+    roster = None
     for start in range(0, len(ids), chunk):
         with transaction.atomic():
             locked = list(
@@ -818,7 +426,9 @@ def leads_route_batch(
                 .filter(pk__in=ids[start : start + chunk], status__in=[LeadStatus.NEW, LeadStatus.UNASSIGNED])
                 .order_by("pk")
             )
-            decisions += _route_locked(locked, actor=actor, rng=rng, now=timezone.now())
+            if locked and roster is None:
+                roster = Roster()
+            decisions += route_locked(locked, actor=actor, rng=rng, now=timezone.now(), roster=roster)
     return decisions
 
 
@@ -888,7 +498,7 @@ def lead_decline(*, user, lead: Lead, reason: str, spam: bool = False) -> Routin
             lead.spam_flags += 1
             lead.save(update_fields=["spam_flags", "updated_at"])
         _audit(actor=user, action="lead.decline", lead=lead, before=before, reason=reason)
-        (decision,) = _route_locked([lead], actor=None, rng=None, now=now, action="lead.reroute")
+        (decision,) = route_locked([lead], actor=None, rng=None, now=now, action="lead.reroute")
     return decision
 
 
@@ -927,9 +537,10 @@ def lead_reassign(*, actor, lead: Lead, partner, reason: str) -> RoutingDecision
             candidates=[{"partner_id": partner.pk, "public_id": str(partner.public_id), "name": partner.name}],
             exclusions={},
             pool=pool,
+            candidate_count=None,
         )
-        decision = _record(lead, outcome, actor=actor, now=now, action="lead.reassign", reason=reason, manual=True)
-        _notify_offers([decision])
+        decision = record(lead, outcome, actor=actor, now=now, action="lead.reassign", reason=reason, manual=True)
+        notify_offers([decision])
     return decision
 
 
@@ -999,7 +610,7 @@ def lead_offers_remind(*, now: dt.datetime | None = None, chunk: int = 500) -> i
                         "reference": offer.lead.reference,
                         "due": timezone.localtime(offer.expires_at).strftime("%Y-%m-%d %H:%M"),
                     },
-                    url=_url("cabinet", "lead_detail", offer.lead.public_id),
+                    url=notification_url("cabinet", "lead_detail", offer.lead.public_id),
                 )
             sent += len(offers)
 
@@ -1023,4 +634,4 @@ def lead_offers_expire(*, now: dt.datetime | None = None, chunk: int = 200, rng:
                 before = _snap(lead)
                 expired += _close_offer(lead, status=LeadOfferStatus.EXPIRED, now=now)
                 _audit(actor=None, action="lead.offer_expired", lead=lead, before=before)
-            _route_locked(leads, actor=None, rng=rng, now=now, action="lead.reroute")
+            route_locked(leads, actor=None, rng=rng, now=now, action="lead.reroute")

@@ -131,7 +131,8 @@ class LeadExportView(StaffRequiredMixin, View):
 
 
 def _decision_rows(lead):
-    """Each routing decision with its candidates (most likely first) and exclusion counts."""
+    """Each routing decision with its candidates (most likely first), how many partners of the
+    band are not listed and their combined odds, and the exclusion counts."""
     rows = []
     for decision in lead.decisions.all():
         candidates = sorted(
@@ -143,12 +144,20 @@ def _decision_rows(lead):
             acc, win = c.get("acceptance_boost"), c.get("win_boost")
             c["boost"] = None if acc is None and win is None else (acc or 1) * (win or 1)
             c["chosen"] = decision.partner_id is not None and c.get("partner_id") == decision.partner_id
+        # The decision lists the heaviest candidates of its band (routing.SHOWN_CANDIDATES) and
+        # the chosen one; the rest of the band shares what the listed ones leave of 100 %.
+        unlisted = max(0, (decision.candidate_count or 0) - len(candidates))
+        listed = [c["probability"] for c in candidates if c.get("probability") is not None]
+        unlisted_percent = round(max(0.0, 1 - sum(listed)) * 100, 1) if unlisted and listed else None
         exclusions = decision.exclusions or {}
         counts = sorted((exclusions.get("counts") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
         rows.append(
             {
                 "decision": decision,
                 "candidates": candidates,
+                "candidate_count": decision.candidate_count,
+                "unlisted": unlisted,
+                "unlisted_percent": unlisted_percent,
                 "exclusions": [{"reason": r, "label": _exclusion_label(r), "count": n} for r, n in counts],
                 "excluded_total": sum(n for _r, n in counts),
                 "sample": [

@@ -86,6 +86,7 @@ def test_api_lead_retrieve_staff_has_routing_breakdown(manager, offered):
     assert decision["band"] == "country"
     assert decision["partner"]["name"] == offered.offered_to.name
     assert decision["candidates"][0]["probability"] == 1.0
+    assert decision["candidate_count"] == 1
 
 
 def test_api_lead_retrieve_partner_has_no_routing(partner_admin, offered):

@@ -126,6 +126,31 @@ def test_lead_page_explains_the_routing_decision(manager_client, routed_lead, pa
     assert routed_lead.offered_to.name in html
 
 
+def test_lead_page_lists_the_most_likely_candidates_and_what_the_rest_of_the_band_had(manager_client, manager):
+    # Eight partners in RU, two of them heavier: the page lists five and says how many were left.
+    heavy = PartnerFactory.create_batch(2, country="RU", region="russia", owner=manager, lead_weight=3)
+    light = PartnerFactory.create_batch(6, country="RU", region="russia", owner=manager, lead_weight=1)
+    lead = make_lead(actor=manager, route=True, rng=random.Random(1), customer_name="Big band")
+    decision = lead.decisions.get()
+    assert decision.candidate_count == 8
+    listed = {c["partner_id"] for c in decision.candidates}
+    assert {p.pk for p in heavy} <= listed and len(listed) in (5, 6)
+    html = manager_client.get(reverse("staff:lead_detail", args=[lead.public_id])).content.decode()
+    assert html.count('data-testid="routing-candidate"') == len(listed)
+    assert "25.0 %" in html  # a heavy partner's odds: 3 of a total weight of 12
+    unlisted = 8 - len(listed)
+    odds_left = round(sum(1 / 12 for p in light if p.pk not in listed) * 100, 1)
+    assert f'data-testid="routing-unlisted" data-count="{unlisted}"' in html
+    assert f"The draw was among 8 partners; the {len(listed)} most likely are listed." in html
+    assert f"{odds_left} % of the odds" in html
+
+
+def test_lead_page_of_a_manual_offer_has_no_band_size(manager_client, offered_lead):
+    html = manager_client.get(reverse("staff:lead_detail", args=[offered_lead.public_id])).content.decode()
+    assert offered_lead.decisions.get().candidate_count is None
+    assert 'data-testid="routing-unlisted"' not in html
+
+
 def test_lead_page_shows_exclusions_and_offer_history(manager_client, offered_lead, partner_a, partner_b):
     # A declines: the lead moves on to B, and A is excluded ("offered before") from now on.
     alpha_user = PartnerUserFactory(partner=partner_a)

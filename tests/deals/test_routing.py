@@ -154,6 +154,45 @@ def test_route_breakdown_lists_weights_and_probabilities():
     assert 0 <= out.draw < 1
 
 
+def test_route_breakdown_lists_the_heaviest_and_the_chosen_with_odds_over_the_whole_band():
+    # 30 partners: weights 1 (ids 1-20) and 4 (ids 21-30); total 60.
+    partners = [cand(i, weight=1) for i in range(1, 21)] + [cand(i, weight=4) for i in range(21, 31)]
+    shown = routing.SHOWN_CANDIDATES
+    for seed in range(200):
+        out = routing.route(UK, partners, routing.DEFAULT_POOL, random.Random(seed))
+        listed = {c["partner_id"]: c for c in out.candidates}
+        assert out.candidate_count == 30
+        assert out.partner_id in listed
+        heaviest = set(range(21, 21 + shown))
+        assert heaviest <= set(listed)
+        assert len(listed) == shown + (out.partner_id not in heaviest)
+        assert all(listed[p]["probability"] == round(4 / 60, 6) for p in heaviest)
+        if out.partner_id <= 20:  # a light partner won the draw: listed with its own odds
+            assert listed[out.partner_id]["probability"] == round(1 / 60, 6)
+            break
+    else:
+        raise AssertionError("no light partner drawn in 200 seeds (odds 1/3 each time)")
+
+
+def test_route_same_pick_whatever_the_listing_size():
+    partners = [cand(i, weight=1 + i % 3) for i in range(1, 41)]
+    for seed in range(50):
+        full = routing.route(UK, partners, routing.DEFAULT_POOL, random.Random(seed), shown=100)
+        short = routing.route(UK, partners, routing.DEFAULT_POOL, random.Random(seed), shown=3)
+        assert (full.partner_id, full.draw, full.candidate_count) == (short.partner_id, short.draw, 40)
+        assert len(full.candidates) == 40
+        assert sum(c["probability"] for c in full.candidates) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_route_counts_offers_made_earlier_in_the_batch_against_capacity():
+    capped = cand(1, open_leads=1, capacity=2)
+    other = cand(2)
+    assert routing.route(UK, [capped], routing.DEFAULT_POOL, random.Random(0)).partner_id == 1
+    out = routing.route(UK, [capped, other], routing.DEFAULT_POOL, random.Random(0), open_extra={1: 1})
+    assert out.partner_id == 2
+    assert out.exclusions["counts"] == {"capacity": 1}
+
+
 def test_boosts_formula_neutral_without_history_and_bounded():
     pool = routing.Pool(use_acceptance_boost=True, use_win_boost=True)
     assert routing.boost_factors(cand(1), pool) == (1.0, 1.0)
@@ -333,3 +372,205 @@ def test_lead_route_queries_bounded_independent_of_partner_count(db, manager, dj
     run(3)
     run(40)
     assert RoutingDecision.objects.count() == 2
+
+
+# --- the optimised engine against a plain statement of the rules ----------------------------
+
+
+def _reference_route(lead, candidates, pool, draw, excluded, open_extra, sample_size):
+    """The rules of deals.routing's docstring, written plainly (every partner checked with
+    exclusion_reason, every distance measured, every weight computed): what `route` must
+    decide, whatever it caches. Returns (band, partner_id, counts, sample, probabilities, weights)."""
+    counts, sample, home, abroad = Counter(), [], [], []
+    for c in sorted(candidates, key=lambda c: c.partner_id):
+        reason = routing.exclusion_reason(c, lead, pool, excluded, open_extra.get(c.partner_id, 0))
+        if reason:
+            counts[reason] += 1
+            if len(sample) < sample_size:
+                sample.append({"partner_id": c.partner_id, "name": c.name, "reason": reason})
+        else:
+            (home if c.country == lead.country else abroad).append(c)
+
+    def km(c):
+        if None in (lead.latitude, lead.longitude, c.latitude, c.longitude):
+            return None
+        return routing.haversine_km(lead.latitude, lead.longitude, c.latitude, c.longitude)
+
+    band, chosen = "none", []
+    if home:
+        local = [c for c in home if km(c) is not None and km(c) <= routing.LOCAL_RADIUS_KM]
+        band, chosen = ("distance", local) if local else ("country", home)
+        counts["farther_in_country"] += len(home) - len(chosen)
+        counts["abroad_not_needed"] += len(abroad)
+    elif abroad and pool.allow_abroad:
+        if lead.latitude is not None:
+            located = [c for c in abroad if km(c) is not None]
+            nearest = min((km(c) for c in located), default=None)
+            chosen = [c for c in located if km(c) <= nearest + routing.ABROAD_SLACK_KM]
+        else:
+            chosen = [c for c in abroad if lead.region and c.region == lead.region]
+        band = "abroad" if chosen else "none"
+        counts["farther_abroad" if chosen else "abroad_out_of_reach"] += len(abroad) - len(chosen)
+    elif abroad:
+        counts["abroad_not_allowed"] += len(abroad)
+    weights = [c.weight * routing.boost_factors(c, pool)[0] * routing.boost_factors(c, pool)[1] for c in chosen]
+    total = sum(weights)
+    counts = {k: n for k, n in sorted(counts.items()) if n}
+    if not chosen:
+        return "none", None, counts, sample, {}, {}
+    listed = [round(w, 6) for w in weights]
+    partner_id = routing.pick_weighted([(c.partner_id, w) for c, w in zip(chosen, listed, strict=False)], draw)
+    odds = {c.partner_id: round(w / total, 6) for c, w in zip(chosen, weights, strict=False)}
+    return band, partner_id, counts, sample, odds, {c.partner_id: w for c, w in zip(chosen, weights, strict=False)}
+
+
+def test_route_decides_as_the_plain_rules_whatever_it_reuses():
+    rng = random.Random(20260423)
+    places = [("GB", "europe", 51.5, -0.1), ("BE", "europe", 50.8, 4.3), ("CN", "china", 39.9, 116.4)]
+    checked = set()
+    for _group in range(60):
+        candidates = []
+        for pid in rng.sample(range(1, 400), rng.randint(0, 60)):
+            country, region, lat, lon = rng.choice(places)
+            located = rng.random() < 0.7
+            candidates.append(
+                cand(
+                    pid,
+                    country=country,
+                    region=region,
+                    partner_type=rng.choice(["msp", "reseller"]),
+                    is_active=rng.random() < 0.95,
+                    tier_id=rng.choice([None, 1, 2]),
+                    latitude=lat + rng.uniform(-2, 2) if located else None,
+                    longitude=lon + rng.uniform(-2, 2) if located else None,
+                    weight=rng.choice([0, 1, 1, 2, 4]),
+                    open_leads=rng.randint(0, 4),
+                    capacity=rng.choice([None, None, 3, 5]),
+                    specialisations=frozenset(rng.sample([1, 2, 3], rng.randint(0, 2))),
+                    accepted=rng.randint(0, 9),
+                    declined=rng.randint(0, 9),
+                    timed_out=rng.randint(0, 3),
+                    won=rng.randint(0, 5),
+                )
+            )
+        shared = routing.CandidateSet(candidates)  # its screens and draws are reused below
+        pools = [
+            routing.Pool(
+                partner_types=frozenset(rng.choice([[], ["msp"]])),
+                tier_ids=frozenset(rng.choice([[], [1, 2]])),
+                require_specialisation=rng.random() < 0.5,
+                allow_abroad=rng.random() < 0.7,
+                use_acceptance_boost=rng.random() < 0.5,
+                use_win_boost=rng.random() < 0.5,
+            )
+            for _ in range(3)
+        ]
+        ids = [c.partner_id for c in candidates] + [999]
+        for _lead in range(30):
+            country, region, lat, lon = rng.choice([*places, ("IS", "europe", 64.1, -21.9)])
+            located = rng.random() < 0.6
+            lead = routing.LeadFacts(
+                country=country,
+                region=region,
+                latitude=lat + rng.uniform(-1.5, 1.5) if located else None,
+                longitude=lon + rng.uniform(-1.5, 1.5) if located else None,
+                product_line_id=rng.choice([None, 1, 2, 3]),
+            )
+            pool = rng.choice(pools)
+            excluded = set(rng.sample(ids, min(len(ids), rng.randint(0, 4))))
+            extra = {p: rng.randint(0, 3) for p in rng.sample(ids, min(len(ids), rng.randint(0, 8)))}
+            sample_size = rng.choice([20, 3])
+            seed = rng.random()
+            out = routing.route(
+                lead,
+                shared if rng.random() < 0.7 else list(reversed(candidates)),
+                pool,
+                random.Random(seed),
+                excluded_ids=excluded,
+                open_extra=extra,
+                sample_size=sample_size,
+            )
+            band, partner_id, counts, sample, odds, weights = _reference_route(
+                lead, candidates, pool, random.Random(seed).random(), excluded, extra, sample_size
+            )
+            assert (out.band, out.partner_id) == (band, partner_id)
+            assert out.exclusions == {"counts": counts, "sample": sample}
+            assert out.candidate_count == len(odds)
+            assert {c["partner_id"]: c["probability"] for c in out.candidates} == {
+                p: odds[p] for p in (c["partner_id"] for c in out.candidates)
+            }
+            heaviest = sorted(weights, key=lambda p: (-weights[p], p))[: routing.SHOWN_CANDIDATES]
+            assert {c["partner_id"] for c in out.candidates} == set(heaviest) | ({partner_id} - {None})
+            checked.add(band)
+    assert checked == {"distance", "country", "abroad", "none"}
+
+
+# --- the batch path: queries, and what a batch keeps between its chunks ---------------------
+
+
+def test_leads_route_batch_queries_do_not_depend_on_partner_count(db, manager):
+    """The import / beat path: the same number of queries for 2 and for 30 partners per country
+    (partners are loaded once for the batch, whatever their number), and a fixed number per
+    chunk of leads."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    RoutingRule.objects.create(name="Boosted", position=1, use_acceptance_boost=True, use_win_boost=True)
+
+    def batch(per_country: int, tag: str) -> int:
+        for country, region in (("DE", Region.EUROPE), ("FR", Region.EUROPE), ("CN", Region.CHINA)):
+            PartnerFactory.create_batch(per_country, country=country, region=region, owner=manager)
+        leads = [
+            make_lead(customer_name=f"{tag} {country} {i}", country=country, region=region)
+            for i in range(4)
+            for country, region in (("DE", "europe"), ("FR", "europe"), ("CN", "china"), ("IS", "europe"))
+        ]  # IS has no partner: its leads go abroad (everyone is loaded once)
+        with CaptureQueriesContext(connection) as queries:
+            decisions = services.leads_route_batch(actor=manager, leads=leads, rng=random.Random(3), chunk=8)
+        assert len(decisions) == 16 and all(d.partner_id for d in decisions)
+        return len(queries)
+
+    few = batch(2, "few")
+    many = batch(30, "many")  # 32 partners per country now
+    assert many == few, (few, many)
+    # Once per batch: rules 3, home partners 1 + their rates 1, partners abroad 1 + rates 1. Per
+    # chunk: lock, past offers, 3 inserts, update, partner users, savepoint and its release.
+    assert few <= 7 + 2 * 9
+
+
+def test_leads_route_batch_capacity_carries_over_between_chunks(db, manager):
+    tier = TierFactory(code="cap", max_open_leads=2)
+    capped = PartnerFactory(country="DE", region=Region.EUROPE, tier=tier, owner=manager)
+    leads = [make_lead(customer_name=f"Chunk {i}", country="DE", region="europe") for i in range(4)]
+    decisions = services.leads_route_batch(actor=manager, leads=leads, rng=random.Random(0), chunk=1)
+    assert [d.partner_id for d in decisions] == [capped.pk, capped.pk, None, None]
+    assert decisions[3].exclusions["counts"] == {"capacity": 1}
+
+
+def test_roster_reloads_after_max_age_with_the_offers_made_so_far(db, manager):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from deals.services.lead_routing import ROSTER_MAX_AGE, Roster, route_locked
+
+    tier = TierFactory(code="cap2", max_open_leads=2)
+    capped = PartnerFactory(country="DE", region=Region.EUROPE, tier=tier, owner=manager)
+    later = PartnerFactory(country="DE", region=Region.EUROPE, owner=manager, lead_weight=0)
+    clock = [0.0]
+    roster = Roster(clock=lambda: clock[0])
+    leads = [make_lead(customer_name=f"Aged {i}", country="DE", region="europe") for i in range(5)]
+
+    def chunk(part):
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            decisions = route_locked(part, actor=None, rng=random.Random(0), now=part[0].created_at, roster=roster)
+        partner_loads = [q for q in queries.captured_queries if 'FROM "partners_partner"' in q["sql"]]
+        return [d.partner_id for d in decisions], len(partner_loads)
+
+    assert chunk(leads[:1]) == ([capped.pk], 1)
+    assert chunk(leads[1:2]) == ([capped.pk], 0)  # same roster, no reload; capped is full now
+    later.lead_weight = 5
+    later.save(update_fields=["lead_weight"])
+    clock[0] += ROSTER_MAX_AGE + 1
+    # Reloaded: the new weight shows, and capped's two open offers come back from the database.
+    assert chunk(leads[2:]) == ([later.pk] * 3, 1)
+    assert RoutingDecision.objects.get(lead=leads[2]).exclusions["counts"] == {"capacity": 1}
