@@ -2,10 +2,10 @@
 earned, sales reported and leads accepted within SLA.
 
 ONE code path credits points, whoever calls it: `points_accrue_bulk(rule=…)` builds the
-candidate events of a rule set-based (one SQL query per event type, `_candidates_sql`),
-computes the points with the partner's tier multiplier in SQL, applies the per-period caps,
-and inserts with ON CONFLICT DO NOTHING against the ledger's unique key (source event, rule,
-kind). So:
+candidate events of a rule set-based (one SQL query per event type, `PROVIDERS`), computes
+the points with the partner's tier multiplier in SQL, applies the per-period caps, and inserts
+what an anti-join finds not yet credited; the ledger's unique key (source event, rule, kind)
+decides any race (the losing statement runs again with ON CONFLICT DO NOTHING). So:
 
 - `points_for_event(event=…, source_id=…)` (the Celery task `accrue_event`, dispatched
   on_commit by the services of those events) is the bulk path restricted to one source id;
@@ -13,13 +13,14 @@ kind). So:
 - running both, twice, concurrently or after a crash never double-credits: the database key
   decides, and the anti-join skips what is already credited.
 
-Single entry point for event services (wired by the lead at merge; `deals` cannot import
-`programs`): after commit, `programs.tasks_ledger.accrue_event.delay(event, source_id)`, e.g.
-`transaction.on_commit(lambda: accrue_event.delay("deal_won", deal.pk))`.
-
 Caps: when a rule has a cap, its candidates are read in occurrence order under a per-rule
 advisory lock and clamped in Python against what the rule already credited in the period
-(per partner, per person); without caps the whole batch is one INSERT … SELECT.
+(per partner, per person); without caps the whole batch is one INSERT … SELECT — split by
+partner over PRM["POINTS_ACCRUAL_WORKERS"] connections for a whole-history pass run outside a
+transaction (the nightly reconciliation).
+
+Deals cannot import programs, and the event services do not: they publish
+(`prm.events.publish_on_commit`) and PRM["EVENT_TASKS"] names the task.
 """
 
 from __future__ import annotations
